@@ -1,0 +1,253 @@
+"""Critics: networks T(x, y) that score every pair of a batch.
+
+Every critic maps x (N, ...) and y (M, ...) to a score matrix (N, M) with
+``scores[i, j] = T(x_i, y_j)``: the layout that :mod:`dim.bounds` reads, positives on
+the diagonal when x_i and y_i are paired.
+
+* :class:`SeparableCritic` - T(x, y) = f(x)^T g(y) / sqrt(D): "encode-and-dot", one
+  matmul scores all N x M pairs (CPC, Deep InfoMax's local critic).
+* :class:`BilinearCritic` - T(x, y) = f(x)^T W g(y).
+* :class:`ConcatCritic` - T(x, y) = h([f(x), g(y)]): the MINE paper's statistics network.
+  Its first layer is split into W_x f(x) + W_y g(y), so the N x M pairs cost one
+  broadcast add, not N * M re-encodings.
+
+Default sub-networks f and g are chosen by an explicit ``kind``:
+"vector" (N, D) -> MLP; "image" (N, C, H, W) -> small convnet; "sequence" (N, C, L) or
+(N, L) -> 1-D convnet; "label" (N,) integers -> embedding. :func:`infer_kind` guesses only
+where the shape is unambiguous.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "BilinearCritic",
+    "ConcatCritic",
+    "CRITICS",
+    "KINDS",
+    "SeparableCritic",
+    "default_network",
+    "infer_kind",
+    "make_critic",
+    "mlp",
+]
+
+Kind = Literal["vector", "image", "sequence", "label"]
+KINDS = ("vector", "image", "sequence", "label")
+CRITICS = ("separable", "bilinear", "concat")
+
+
+def infer_kind(values: Tensor) -> str:
+    """The input kind of a batch, from its dtype and shape, where that is unambiguous.
+
+    Integer (N,) or (N, 1) -> "label"; float (N,) or (N, D) -> "vector";
+    (N, C, H, W) -> "image". A 3-D tensor could be a sequence (N, C, L) or a single-channel
+    image (N, H, W): pass ``kind`` explicitly.
+    """
+    integer = not (values.is_floating_point() or values.is_complex())
+    if integer and (values.dim() == 1 or (values.dim() == 2 and values.shape[1] == 1)):
+        return "label"
+    if values.dim() in (1, 2):
+        return "vector"
+    if values.dim() == 4:
+        return "image"
+    raise ValueError(
+        f"cannot tell the kind of an input of shape {tuple(values.shape)}; "
+        'pass kind="sequence" for (N, C, L) signals or kind="image" for (N, C, H, W) images'
+    )
+
+
+def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 2) -> nn.Sequential:
+    """``layers`` hidden ReLU layers of width ``hidden``, then a linear map to ``out_dim``."""
+    blocks: list[nn.Module] = []
+    width = in_dim
+    for _ in range(layers):
+        blocks += [nn.Linear(width, hidden), nn.ReLU()]
+        width = hidden
+    blocks.append(nn.Linear(width, out_dim))
+    return nn.Sequential(*blocks)
+
+
+class _Flatten2d(nn.Module):
+    """(N,) -> (N, 1); (N, D) unchanged; (N, ...) -> (N, prod(...))."""
+
+    def forward(self, values: Tensor) -> Tensor:
+        return values.reshape(values.shape[0], -1)
+
+
+class _ImageNet(nn.Module):
+    """Small convnet (in the spirit of the MINE notes' MNIST critic): (N, C, H, W) -> (N, out_dim)."""
+
+    def __init__(self, channels: int, hidden: int, out_dim: int) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(channels, 32, kernel_size=5, padding=2),
+            nn.MaxPool2d(2),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, kernel_size=5, padding=2),
+            nn.MaxPool2d(2),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(4),
+        )
+        self.head = mlp(64 * 16, hidden, out_dim, layers=1)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.head(self.features(images).flatten(1))
+
+
+class _SequenceNet(nn.Module):
+    """1-D convnet (the MINE notes' sequence critic, padded): (N, C, L) or (N, L) -> (N, out_dim)."""
+
+    def __init__(self, channels: int, length: int, hidden: int, out_dim: int, width: int = 32) -> None:
+        super().__init__()
+        blocks: list[nn.Module] = []
+        in_channels, remaining = channels, length
+        for _ in range(4):
+            blocks.append(nn.Conv1d(in_channels, width, kernel_size=11, padding=5))
+            pool = 4 if remaining >= 32 else 2 if remaining >= 8 else 1
+            if pool > 1:
+                blocks.append(nn.AvgPool1d(pool))
+                remaining //= pool
+            blocks.append(nn.LeakyReLU())
+            in_channels = width
+        self.features = nn.Sequential(*blocks)
+        self.head = mlp(width, hidden, out_dim, layers=1)
+
+    def forward(self, sequences: Tensor) -> Tensor:
+        if sequences.dim() == 2:
+            sequences = sequences.unsqueeze(1)
+        return self.head(self.features(sequences).mean(dim=2))
+
+
+class _LabelNet(nn.Module):
+    """Embedding of integer labels: (N,) or (N, 1) -> (N, out_dim)."""
+
+    def __init__(self, num_classes: int, hidden: int, out_dim: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(num_classes, hidden)
+        self.head = mlp(hidden, hidden, out_dim, layers=1)
+
+    def forward(self, labels: Tensor) -> Tensor:
+        return self.head(self.embedding(labels.reshape(-1).long()))
+
+
+def default_network(
+    kind: str, example: Tensor, out_dim: int, hidden: int = 256, num_classes: int | None = None
+) -> nn.Module:
+    """The default sub-network for one side of a critic.
+
+    kind: one of ``KINDS``; example: a batch of that side (shapes are read from it);
+    out_dim: the embedding width; num_classes: for "label" (default: max label + 1).
+    """
+    if kind == "vector":
+        in_dim = 1 if example.dim() == 1 else example[0].numel()
+        return nn.Sequential(_Flatten2d(), mlp(in_dim, hidden, out_dim))
+    if kind == "image":
+        if example.dim() != 4:
+            raise ValueError(f'kind="image" needs (N, C, H, W) input, got shape {tuple(example.shape)}')
+        return _ImageNet(example.shape[1], hidden, out_dim)
+    if kind == "sequence":
+        if example.dim() not in (2, 3):
+            raise ValueError(f'kind="sequence" needs (N, C, L) or (N, L) input, got shape {tuple(example.shape)}')
+        channels = 1 if example.dim() == 2 else example.shape[1]
+        return _SequenceNet(channels, example.shape[-1], hidden, out_dim)
+    if kind == "label":
+        classes = num_classes if num_classes is not None else int(example.max().item()) + 1
+        return _LabelNet(classes, hidden, out_dim)
+    raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+
+
+class SeparableCritic(nn.Module):
+    """T(x, y) = f(x)^T g(y) / sqrt(D). x (N, ...), y (M, ...) -> scores (N, M), one matmul."""
+
+    def __init__(self, f: nn.Module, g: nn.Module, embedding_dim: int) -> None:
+        super().__init__()
+        self.f, self.g = f, g
+        self.scale = 1.0 / math.sqrt(embedding_dim)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.f(x) @ self.g(y).T * self.scale
+
+
+class BilinearCritic(nn.Module):
+    """T(x, y) = f(x)^T W g(y). x (N, ...), y (M, ...) -> scores (N, M)."""
+
+    def __init__(self, f: nn.Module, g: nn.Module, embedding_dim: int) -> None:
+        super().__init__()
+        self.f, self.g = f, g
+        self.weight = nn.Parameter(torch.eye(embedding_dim) / math.sqrt(embedding_dim))
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.f(x) @ self.weight @ self.g(y).T
+
+
+class ConcatCritic(nn.Module):
+    """T(x, y) = h([f(x), g(y)]), h an MLP (the MINE paper's statistics network).
+
+    x (N, ...), y (M, ...) -> scores (N, M). The first layer of h is applied as
+    W_x f(x) + W_y g(y) + b and broadcast to (N, M, hidden); memory is N * M * hidden.
+    """
+
+    def __init__(self, f: nn.Module, g: nn.Module, x_dim: int, y_dim: int, hidden: int = 256, layers: int = 2):
+        super().__init__()
+        self.f, self.g = f, g
+        self.x_in = nn.Linear(x_dim, hidden)
+        self.y_in = nn.Linear(y_dim, hidden, bias=False)
+        self.head = nn.Sequential(nn.ReLU(), mlp(hidden, hidden, 1, layers=layers - 1))
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        hx = self.x_in(self.f(x))
+        hy = self.y_in(self.g(y))
+        return self.head(hx.unsqueeze(1) + hy.unsqueeze(0)).squeeze(-1)
+
+
+def _feature_dim(network: nn.Module, example: Tensor) -> int:
+    with torch.no_grad():
+        was_training = network.training
+        network.eval()
+        out = network(example[:2])
+        network.train(was_training)
+    return out.shape[-1]
+
+
+def make_critic(
+    x: Tensor,
+    y: Tensor,
+    critic: str | nn.Module = "separable",
+    *,
+    x_kind: str | None = None,
+    y_kind: str | None = None,
+    hidden: int = 256,
+    embedding_dim: int = 64,
+    layers: int = 2,
+    x_classes: int | None = None,
+    y_classes: int | None = None,
+) -> nn.Module:
+    """Build a critic for batches shaped like ``x`` and ``y``.
+
+    critic: "separable", "bilinear", "concat", or a user ``nn.Module`` mapping
+    (x (N, ...), y (M, ...)) -> (N, M), returned as is. x_kind / y_kind: see ``KINDS``;
+    inferred with :func:`infer_kind` when None. hidden: width of the sub-networks;
+    embedding_dim: width of f(x) and g(y) for separable/bilinear critics.
+    """
+    if isinstance(critic, nn.Module):
+        return critic
+    if critic not in CRITICS:
+        raise ValueError(f"unknown critic {critic!r}; choose one of {', '.join(CRITICS)} or pass an nn.Module")
+    x_kind = x_kind or infer_kind(x)
+    y_kind = y_kind or infer_kind(y)
+    if critic == "concat":
+        # Raw vectors go straight into h, as in the MINE paper; other kinds are embedded first.
+        f = _Flatten2d() if x_kind == "vector" else default_network(x_kind, x, hidden, hidden, x_classes)
+        g = _Flatten2d() if y_kind == "vector" else default_network(y_kind, y, hidden, hidden, y_classes)
+        return ConcatCritic(f, g, _feature_dim(f, x), _feature_dim(g, y), hidden=hidden, layers=layers)
+    f = default_network(x_kind, x, embedding_dim, hidden, x_classes)
+    g = default_network(y_kind, y, embedding_dim, hidden, y_classes)
+    if critic == "bilinear":
+        return BilinearCritic(f, g, embedding_dim)
+    return SeparableCritic(f, g, embedding_dim)

@@ -1,0 +1,84 @@
+"""Reading paired arrays from disk and writing results atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dim.errors import DataError
+
+__all__ = ["load_array", "write_json_atomic"]
+
+SUFFIXES = (".npy", ".npz", ".csv")
+
+
+def load_array(spec: str, name: str) -> np.ndarray:
+    """Load one side of the pairs.
+
+    spec: ``FILE.npy``, ``FILE.csv`` (comma-separated numbers, optional header row), or
+    ``FILE.npz[:KEY]`` (KEY may be left out when the archive holds one array or one named
+    ``name``). name: "x" or "y", used in messages and as the default npz key.
+    """
+    path_text, _, key = spec.partition(":") if spec.count(":") == 1 and ".npz:" in spec else (spec, "", "")
+    path = Path(path_text)
+    if path.suffix not in SUFFIXES:
+        raise DataError(f"{name}={spec}: unsupported file type {path.suffix!r}; use .npy, .npz or .csv")
+    if not path.is_file():
+        raise DataError(f"{name}={spec}: no such file; check the path")
+    try:
+        if path.suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        if path.suffix == ".npz":
+            return _load_npz(path, key, name)
+        return _load_csv(path)
+    except DataError:
+        raise
+    except (ValueError, OSError, EOFError) as error:
+        raise DataError(f"{name}={spec}: cannot read it ({str(error).splitlines()[0]}); is it a valid {path.suffix} file?") from None
+
+
+def _load_npz(path: Path, key: str, name: str) -> np.ndarray:
+    with np.load(path, allow_pickle=False) as archive:
+        keys = list(archive.keys())
+        chosen = key or (name if name in keys else keys[0] if len(keys) == 1 else "")
+        if chosen not in keys:
+            raise DataError(
+                f"{name}={path}: {'no array named ' + repr(key) if key else 'several arrays'} in the archive "
+                f"(it holds {', '.join(keys) or 'none'}); name one as {name}={path}:KEY"
+            )
+        return archive[chosen]
+
+
+def _load_csv(path: Path) -> np.ndarray:
+    with path.open() as handle:
+        first = handle.readline()
+    try:
+        [float(v) for v in first.strip().split(",") if v.strip()]
+        skip = 0
+    except ValueError:
+        skip = 1  # a header row
+    try:
+        return np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2, dtype=np.float64)
+    except ValueError as error:
+        raise DataError(f"{path}: not all values are numbers ({error}); clean the file first") from None
+
+
+def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:
+    """Write JSON to a temporary file beside ``path``, then rename it into place."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(payload, stream, indent=2)
+            stream.write("\n")
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target

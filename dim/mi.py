@@ -1,0 +1,574 @@
+"""Mutual information estimation with a trained critic: ``estimate_mi`` and the MI loss module.
+
+``estimate_mi`` splits the pairs three ways: the critic trains on one part, early stopping
+watches a second, and the reported estimate and its interval come from a third part that
+neither ever saw. The readout scores the held-out rows in blocks of ``readout_batch_size``
+(every other row of its block is a negative), and the 95% interval is a bootstrap over the
+held-out rows. That interval covers the sampling noise of the readout only: not the gap
+between the bound and the true MI, nor the spread from seed to seed (use ``seeds=r`` or
+``folds=k`` to see that spread).
+
+``MutualInformation`` is the same bounds and critics as an ``nn.Module`` for use inside
+any training loop (Deep InfoMax objectives, a GAN regulariser, an information bottleneck).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, NamedTuple, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from dim import bounds
+from dim.critics import infer_kind, make_critic
+from dim.errors import ConfigError, DataError
+
+__all__ = [
+    "ESTIMATORS",
+    "MIEstimate",
+    "MIResult",
+    "MutualInformation",
+    "adaptive_clip_",
+    "estimate_mi",
+    "resolve_device",
+]
+
+# estimator -> default readout (the bound whose held-out value is reported)
+ESTIMATORS = {"smile": "smile", "dv": "dv", "mine": "dv", "nwj": "nwj", "jsd": "dv", "infonce": "infonce"}
+MIN_ROWS = 100
+NATS_PER_BIT = math.log(2.0)
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """``device``, or CUDA when available, else CPU."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _autocast(device: torch.device, enabled: bool):
+    """bf16/fp16 autocast for critic forwards on CUDA; the bounds always run in float32."""
+    if not enabled or device.type != "cuda":
+        return torch.autocast(device.type, enabled=False)
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
+# --------------------------------------------------------------------------------------
+# MI as a loss
+# --------------------------------------------------------------------------------------
+
+
+class MIEstimate(NamedTuple):
+    """objective: the differentiable quantity to maximise (for "jsd" a JS value, not nats);
+    mi_nats: the batch's MI reading in nats (detached), through the estimator's readout."""
+
+    objective: Tensor
+    mi_nats: Tensor
+
+
+class MutualInformation(nn.Module):
+    """A critic plus a bound: ``MutualInformation(critic, "infonce")(x, y)`` -> :class:`MIEstimate`.
+
+    x (N, ...), y (N, ...) paired row by row; the critic scores all N x N pairs (positives on
+    the diagonal). estimator: one of ``ESTIMATORS``; "mine" keeps the MINE moving average
+    (``mine_alpha``); "smile" clips at ``clip``. Maximise ``objective`` (minimise its negative).
+    """
+
+    def __init__(
+        self, critic: nn.Module, estimator: str = "jsd", *, clip: float = 5.0, mine_alpha: float = 0.01
+    ) -> None:
+        super().__init__()
+        if estimator not in ESTIMATORS:
+            raise ConfigError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
+        self.critic = critic
+        self.estimator = estimator
+        self.clip = clip
+        self.moving_average = bounds.MINEMovingAverage(mine_alpha) if estimator == "mine" else None
+
+    def objective(self, scores: Tensor) -> Tensor:
+        """The training objective of this estimator for a score matrix (N, M)."""
+        if self.estimator == "mine":
+            return bounds.mine_bound(scores, moving_average=self.moving_average)
+        if self.estimator == "smile":
+            return bounds.smile_bound(scores, clip=self.clip)
+        return _BOUND_FUNCTIONS[self.estimator](scores)
+
+    def forward(self, x: Tensor, y: Tensor) -> MIEstimate:
+        scores = self.critic(x, y)
+        objective = self.objective(scores)
+        with torch.no_grad():
+            mi = readout_value(ESTIMATORS[self.estimator], *bounds.diagonal_split(scores), clip=self.clip)
+        return MIEstimate(objective, mi)
+
+
+_BOUND_FUNCTIONS = {
+    "dv": bounds.dv_bound,
+    "nwj": bounds.nwj_bound,
+    "jsd": bounds.jsd_objective,
+    "infonce": bounds.infonce_bound,
+}
+
+
+def readout_value(readout: str, positive: Tensor, negative: Tensor, clip: float = 5.0) -> Tensor:
+    """An MI value in nats from positives (R,) and their per-row negatives (R, K).
+
+    readout: "dv", "nwj", "infonce", "smile" (DV with clipped partition term), or
+    "nwj_shifted" (NWJ of T + 1, the NWJ readout of a JSD- or DV-trained critic).
+    """
+    if readout == "dv":
+        return bounds.dv_bound(positive=positive, negative=negative)
+    if readout == "nwj":
+        return bounds.nwj_bound(positive=positive, negative=negative)
+    if readout == "nwj_shifted":
+        return bounds.nwj_bound(positive=positive + 1.0, negative=negative + 1.0)
+    if readout == "infonce":
+        return bounds.infonce_bound(positive=positive, negative=negative)
+    if readout == "smile":
+        return bounds.smile_bound(positive=positive, negative=negative, clip=clip).detach()
+    raise ConfigError(f"unknown readout {readout!r}; choose one of dv, nwj, nwj_shifted, infonce, smile")
+
+
+def adaptive_clip_(
+    main_loss: Tensor, mi_loss: Tensor, parameters: Iterable[Tensor], mi_weight: float = 1.0
+) -> None:
+    """Backward pass with the MINE paper's adaptive gradient clipping (Belghazi et al., App. 1).
+
+    Sets ``p.grad = g_main + mi_weight * min(|g_main|, |g_mi|) / |g_mi| * g_mi`` for the given
+    parameters (|.| the Frobenius norm over all of them), so the MI term can never dominate
+    the main objective's gradient. Both losses are minimised (pass ``-mi`` to maximise MI).
+    """
+    params = [p for p in parameters if p.requires_grad]
+    g_main = torch.autograd.grad(main_loss, params, retain_graph=True, allow_unused=True)
+    g_mi = torch.autograd.grad(mi_loss, params, allow_unused=True)
+    g_main = [torch.zeros_like(p) if g is None else g for p, g in zip(params, g_main)]
+    g_mi = [torch.zeros_like(p) if g is None else g for p, g in zip(params, g_mi)]
+    norm_main = torch.sqrt(sum((g.float() ** 2).sum() for g in g_main))
+    norm_mi = torch.sqrt(sum((g.float() ** 2).sum() for g in g_mi))
+    scale = torch.minimum(norm_main, norm_mi) / norm_mi.clamp_min(1e-12)
+    for p, a, b in zip(params, g_main, g_mi):
+        grad = a + mi_weight * scale.to(b.dtype) * b
+        p.grad = grad if p.grad is None else p.grad + grad
+
+
+# --------------------------------------------------------------------------------------
+# estimate_mi
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class MIResult:
+    """The result of :func:`estimate_mi`. All values in nats unless the name says bits."""
+
+    estimator: str
+    readout: str
+    mi_nats: float
+    ci_nats: tuple[float, float]
+    train_mi_nats: float
+    val_mi_nats: float
+    ceiling_nats: float | None
+    readout_batch_size: int
+    negatives_per_positive: int
+    rows: dict[str, int]
+    steps: int
+    best_step: int
+    seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    spread_nats: float | None = None
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def mi_bits(self) -> float:
+        return self.mi_nats / NATS_PER_BIT
+
+    @property
+    def ci_bits(self) -> tuple[float, float]:
+        return (self.ci_nats[0] / NATS_PER_BIT, self.ci_nats[1] / NATS_PER_BIT)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary, bits included."""
+        out = asdict(self)
+        out["ci_nats"] = list(self.ci_nats)
+        out["mi_bits"] = self.mi_bits
+        out["ci_bits"] = list(self.ci_bits)
+        return out
+
+
+def _as_tensor(values: Any, name: str) -> Tensor:
+    if isinstance(values, Tensor):
+        tensor = values.detach().cpu()
+    else:
+        array = np.asarray(values)
+        if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+            raise DataError(f"{name} must be numeric, got dtype {array.dtype}; convert it to numbers first")
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if tensor.dim() == 0:
+        raise DataError(f"{name} is a single number; pass one row per sample")
+    if tensor.is_floating_point():
+        if not torch.isfinite(tensor).all():
+            bad = int((~torch.isfinite(tensor)).reshape(tensor.shape[0], -1).any(1).sum())
+            raise DataError(f"{name} has NaN or inf values in {bad} rows; remove or impute them first")
+        tensor = tensor.float()
+    elif tensor.dtype == torch.bool:
+        tensor = tensor.long()
+    return tensor
+
+
+def _standardize(values: Tensor, kind: str, train_rows: Tensor) -> Tensor:
+    """Z-score float inputs with the training rows' statistics (per feature for vectors)."""
+    if not values.is_floating_point() or kind == "label":
+        return values
+    train = values[train_rows]
+    if kind == "vector":
+        flat = train.reshape(train.shape[0], -1)
+        mean, std = flat.mean(0), flat.std(0).clamp_min(1e-8)
+        return ((values.reshape(values.shape[0], -1) - mean) / std).reshape(values.shape)
+    return (values - train.mean()) / train.std().clamp_min(1e-8)
+
+
+def _split(n: int, fractions: Sequence[float], generator: torch.Generator, fold: int | None, folds: int):
+    """Row indices (train, val, test). With folds, fold ``fold`` is the test part."""
+    order = torch.randperm(n, generator=generator)
+    if fold is None:
+        train_f, val_f, _ = fractions
+        n_train, n_val = int(round(train_f * n)), int(round(val_f * n))
+        return order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]
+    chunks = torch.tensor_split(order, folds)
+    test = chunks[fold]
+    rest = torch.cat([c for i, c in enumerate(chunks) if i != fold])
+    n_val = int(round(len(rest) * fractions[1] / (fractions[0] + fractions[1])))
+    return rest[n_val:], rest[:n_val], test
+
+
+@torch.no_grad()
+def block_scores(
+    critic: nn.Module, x: Tensor, y: Tensor, block_size: int, device: torch.device, amp: bool, chunk: int = 256
+) -> tuple[Tensor, Tensor, int]:
+    """Score held-out rows in blocks: positives (R,), per-row negatives (R, B - 1), and B.
+
+    The rows are cut into floor(n / B) blocks of B = min(block_size, n) rows (the remainder,
+    fewer than B rows, is left out); within a block every other row is a negative.
+    """
+    n = x.shape[0]
+    size = min(block_size, n)
+    n_blocks = n // size
+    positives, negatives = [], []
+    for b in range(n_blocks):
+        xb = x[b * size : (b + 1) * size].to(device)
+        yb = y[b * size : (b + 1) * size].to(device)
+        with _autocast(device, amp):
+            rows = [critic(xb[i : i + chunk], yb).float() for i in range(0, size, chunk)]
+        scores = torch.cat(rows)
+        positive, negative = bounds.diagonal_split(scores)
+        positives.append(positive)
+        negatives.append(negative)
+    return torch.cat(positives), torch.cat(negatives), size
+
+
+def _bootstrap(readout: str, positive: Tensor, negative: Tensor, clip: float, draws: int, seed: int) -> np.ndarray:
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    n = positive.shape[0]
+    values = []
+    for _ in range(draws):
+        rows = torch.randint(n, (n,), generator=generator).to(positive.device)
+        values.append(readout_value(readout, positive[rows], negative[rows], clip).item())
+    return np.asarray(values)
+
+
+def _objective_for(estimator: str, clip: float, mine_alpha: float) -> MutualInformation:
+    return MutualInformation(nn.Identity(), estimator, clip=clip, mine_alpha=mine_alpha)
+
+
+def _ceiling(readout: str, block: int) -> float | None:
+    return math.log(block) if readout == "infonce" else None
+
+
+def _fit_once(
+    x: Tensor,
+    y: Tensor,
+    *,
+    estimator: str,
+    readout: str,
+    critic: str | nn.Module,
+    x_kind: str,
+    y_kind: str,
+    fractions: Sequence[float],
+    fold: int | None,
+    folds: int,
+    batch_size: int,
+    steps: int,
+    lr: float,
+    weight_decay: float,
+    hidden: int,
+    embedding_dim: int,
+    critic_layers: int,
+    eval_every: int,
+    patience: int,
+    readout_batch_size: int,
+    bootstrap: int,
+    clip: float,
+    mine_alpha: float,
+    seed: int,
+    device: torch.device,
+    amp: bool,
+    progress: bool,
+) -> tuple[MIResult, np.ndarray]:
+    start = time.perf_counter()
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    train_rows, val_rows, test_rows = _split(x.shape[0], fractions, generator, fold, folds)
+    for name, rows in (("training", train_rows), ("validation", val_rows), ("held-out", test_rows)):
+        if len(rows) < 16:
+            raise DataError(
+                f"the {name} part has only {len(rows)} rows; give at least {MIN_ROWS} pairs or change the split"
+            )
+    xs, ys = _standardize(x, x_kind, train_rows), _standardize(y, y_kind, train_rows)
+    x_train, y_train = xs[train_rows], ys[train_rows]
+    batch_size = min(batch_size, len(train_rows))
+
+    # copy a user critic, so that repeated runs (seeds, folds) each start from its initial weights
+    model = copy.deepcopy(critic) if isinstance(critic, nn.Module) else make_critic(
+        x_train[:batch_size], y_train[:batch_size], critic, x_kind=x_kind, y_kind=y_kind,
+        hidden=hidden, embedding_dim=embedding_dim, layers=critic_layers,
+        x_classes=int(x.max()) + 1 if x_kind == "label" else None,
+        y_classes=int(y.max()) + 1 if y_kind == "label" else None,
+    )  # fmt: skip
+    model = model.to(device)
+    mi_module = _objective_for(estimator, clip, mine_alpha).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+    def evaluate(rows: Tensor, block: int) -> tuple[Tensor, Tensor, int]:
+        model.eval()
+        out = block_scores(model, xs[rows], ys[rows], block, device, amp)
+        model.train()
+        return out
+
+    val_block = min(readout_batch_size, len(val_rows))
+    best_value, best_step, best_state, evals_without_gain = -math.inf, 0, None, 0
+    history: list[dict[str, float]] = []
+    running = None
+    bar = _progress(steps, progress, f"{estimator}")
+    step = 0
+    epoch_order = torch.randperm(len(train_rows), generator=generator)
+    cursor = 0
+    for step in range(1, steps + 1):
+        if cursor + batch_size > len(train_rows):
+            epoch_order, cursor = torch.randperm(len(train_rows), generator=generator), 0
+        batch = epoch_order[cursor : cursor + batch_size]
+        cursor += batch_size
+        xb, yb = x_train[batch].to(device, non_blocking=True), y_train[batch].to(device, non_blocking=True)
+        with _autocast(device, amp):
+            scores = model(xb, yb)
+        objective = mi_module.objective(scores.float())
+        optimizer.zero_grad(set_to_none=True)
+        (-objective).backward()
+        optimizer.step()
+        value = objective.item()
+        running = value if running is None else 0.95 * running + 0.05 * value
+        if step % eval_every == 0 or step == steps:
+            val_value = readout_value(readout, *evaluate(val_rows, val_block)[:2], clip).item()
+            history.append({"step": step, "train_objective": running, "val_mi_nats": val_value})
+            if val_value > best_value:
+                best_value, best_step, evals_without_gain = val_value, step, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                evals_without_gain += 1
+            if bar is not None:
+                bar.set_postfix(val_nats=f"{val_value:.3f}", best=f"{best_value:.3f}")
+            if evals_without_gain >= patience:
+                break
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+
+    test_block = min(readout_batch_size, len(test_rows))
+    positive, negative, block = evaluate(test_rows, test_block)
+    mi = readout_value(readout, positive, negative, clip).item()
+    replicates = _bootstrap(readout, positive, negative, clip, bootstrap, seed)
+    train_sample = train_rows[: len(test_rows)]
+    train_mi = readout_value(readout, *evaluate(train_sample, test_block)[:2], clip).item()
+    result = MIResult(
+        estimator=estimator,
+        readout=readout,
+        mi_nats=mi,
+        ci_nats=(float(np.percentile(replicates, 2.5)), float(np.percentile(replicates, 97.5))),
+        train_mi_nats=train_mi,
+        val_mi_nats=best_value,
+        ceiling_nats=_ceiling(readout, block),
+        readout_batch_size=block,
+        negatives_per_positive=block - 1,
+        rows={"train": len(train_rows), "val": len(val_rows), "test": len(test_rows) // block * block},
+        steps=step,
+        best_step=best_step,
+        seconds=time.perf_counter() - start,
+        history=history,
+    )
+    return result, replicates
+
+
+def _progress(total: int, enabled: bool, description: str):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=description, leave=False, dynamic_ncols=True)
+
+
+def _warnings(result: MIResult) -> list[str]:
+    out = []
+    if result.ceiling_nats is not None and result.mi_nats > result.ceiling_nats - 1.0:
+        out.append(
+            f"the estimate {result.mi_nats:.2f} nats is within 1 nat of the {result.readout} ceiling "
+            f"log {result.readout_batch_size} = {result.ceiling_nats:.2f}; the true MI may be much higher "
+            "(raise readout_batch_size, or use a DV/NWJ/SMILE readout)"
+        )
+    trust = math.log(result.negatives_per_positive) - 1.0
+    if result.mi_nats > trust:
+        out.append(
+            f"the estimate {result.mi_nats:.2f} nats is above log(negatives per positive) - 1 = {trust:.2f}; "
+            "lower bounds need about exp(MI) samples, so treat it as a lower bound only"
+        )
+    if result.train_mi_nats > result.mi_nats + max(0.1, 0.1 * abs(result.mi_nats)):
+        out.append(
+            f"the critic reads {result.train_mi_nats:.2f} nats on training rows but {result.mi_nats:.2f} held out: "
+            "it over-fits (use more pairs, a smaller critic, or weight_decay)"
+        )
+    return out
+
+
+def estimate_mi(
+    x: Any,
+    y: Any,
+    *,
+    estimator: str = "smile",
+    critic: str | nn.Module = "separable",
+    readout: str | None = None,
+    x_kind: str | None = None,
+    y_kind: str | None = None,
+    batch_size: int = 256,
+    steps: int = 4000,
+    lr: float = 3e-4,
+    weight_decay: float = 0.0,
+    hidden: int = 256,
+    embedding_dim: int = 64,
+    critic_layers: int = 2,
+    eval_every: int = 100,
+    patience: int = 20,
+    split: Sequence[float] = (0.6, 0.2, 0.2),
+    readout_batch_size: int = 2048,
+    bootstrap: int = 200,
+    clip: float = 5.0,
+    mine_alpha: float = 0.01,
+    folds: int | None = None,
+    seeds: int = 1,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    amp: bool = True,
+    progress: bool = False,
+) -> MIResult:
+    """Estimate I(X; Y) in nats from paired samples, with a held-out readout and interval.
+
+    Args:
+        x, y: numpy arrays or tensors, paired row by row: (N, ...) each. Floats are
+            standardised with the training rows' statistics; integer (N,) arrays are labels.
+        estimator: training objective, one of "smile" (default), "dv", "mine", "nwj",
+            "jsd", "infonce". Each reports through its readout (``ESTIMATORS``): JSD and
+            MINE through DV, SMILE through its clipped DV value.
+        critic: "separable" (default), "bilinear", "concat", or an ``nn.Module`` mapping
+            (x (N, ...), y (M, ...)) -> scores (N, M).
+        readout: override the readout: "dv", "nwj", "nwj_shifted", "infonce", "smile".
+        x_kind, y_kind: "vector", "image", "sequence", "label"; inferred when unambiguous.
+        batch_size, steps, lr, weight_decay, hidden, embedding_dim: critic training.
+        eval_every, patience: validation readout every ``eval_every`` steps; stop after
+            ``patience`` readouts without a new best, and keep the best critic.
+        split: fractions (train, validation, held-out).
+        readout_batch_size: block size B of the held-out readout; each positive is read
+            against the B - 1 other rows of its block (InfoNCE's ceiling is log B).
+        bootstrap: number of bootstrap draws over held-out rows for the 95% interval.
+        clip: SMILE's tau. mine_alpha: MINE's moving-average rate.
+        folds: k-fold: each fold is the held-out part once; the estimate is their mean.
+        seeds: repeat with ``seeds`` different seeds (initialisation and split).
+        device: "cpu", "cuda", ...; default CUDA when available. amp: mixed precision for
+            the critic on CUDA (the bounds stay float32).
+
+    Returns:
+        :class:`MIResult` with ``mi_nats``, ``mi_bits``, ``ci_nats`` (95%), ``train_mi_nats``,
+        ``ceiling_nats`` (None where none applies), ``history``, ``warnings``; with several
+        runs, ``spread_nats`` (their standard deviation) and ``runs``.
+    """
+    if estimator not in ESTIMATORS:
+        raise ConfigError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
+    readout = readout or ESTIMATORS[estimator]
+    if readout not in bounds.MI_READOUTS + ("nwj_shifted",):
+        raise ConfigError(f"unknown readout {readout!r}; choose one of {', '.join(bounds.MI_READOUTS)}, nwj_shifted")
+    if len(split) != 3 or any(f <= 0 for f in split) or abs(sum(split) - 1.0) > 1e-6:
+        raise ConfigError(f"split must be three positive fractions summing to 1, got {list(split)}")
+    if folds is not None and folds < 2:
+        raise ConfigError(f"folds must be at least 2, got {folds}")
+    if seeds < 1:
+        raise ConfigError(f"seeds must be at least 1, got {seeds}")
+    xt, yt = _as_tensor(x, "x"), _as_tensor(y, "y")
+    if xt.shape[0] != yt.shape[0]:
+        raise DataError(
+            f"x has {xt.shape[0]} rows but y has {yt.shape[0]}; the two must be paired row by row"
+        )
+    if xt.shape[0] < MIN_ROWS:
+        raise DataError(f"only {xt.shape[0]} paired rows; give at least {MIN_ROWS} to train and hold out a part")
+    x_kind = x_kind or infer_kind(xt)
+    y_kind = y_kind or infer_kind(yt)
+    dev = resolve_device(device)
+
+    fold_ids: list[int | None] = list(range(folds)) if folds else [None]
+    results, replicate_sets = [], []
+    for run_seed in range(seed, seed + seeds):
+        for fold in fold_ids:
+            result, replicates = _fit_once(
+                xt, yt, estimator=estimator, readout=readout, critic=critic, x_kind=x_kind, y_kind=y_kind,
+                fractions=split, fold=fold, folds=folds or 1, batch_size=batch_size, steps=steps, lr=lr,
+                weight_decay=weight_decay, hidden=hidden, embedding_dim=embedding_dim,
+                critic_layers=critic_layers, eval_every=eval_every,
+                patience=patience, readout_batch_size=readout_batch_size, bootstrap=bootstrap, clip=clip,
+                mine_alpha=mine_alpha, seed=run_seed, device=dev, amp=amp, progress=progress,
+            )  # fmt: skip
+            results.append(result)
+            replicate_sets.append(replicates)
+    if len(results) == 1:
+        final = results[0]
+    else:
+        final = _aggregate(results, replicate_sets)
+    final.warnings = _warnings(final)
+    return final
+
+
+def _aggregate(results: list[MIResult], replicate_sets: list[np.ndarray]) -> MIResult:
+    """Mean over runs; the interval from the mean of paired bootstrap replicates (runs as independent)."""
+    mean_replicates = np.mean(np.stack(replicate_sets), axis=0)
+    values = np.array([r.mi_nats for r in results])
+    first = results[0]
+    return MIResult(
+        estimator=first.estimator,
+        readout=first.readout,
+        mi_nats=float(values.mean()),
+        ci_nats=(float(np.percentile(mean_replicates, 2.5)), float(np.percentile(mean_replicates, 97.5))),
+        train_mi_nats=float(np.mean([r.train_mi_nats for r in results])),
+        val_mi_nats=float(np.mean([r.val_mi_nats for r in results])),
+        ceiling_nats=first.ceiling_nats,
+        readout_batch_size=min(r.readout_batch_size for r in results),
+        negatives_per_positive=min(r.negatives_per_positive for r in results),
+        rows={k: sum(r.rows[k] for r in results) for k in first.rows},
+        steps=sum(r.steps for r in results),
+        best_step=first.best_step,
+        seconds=sum(r.seconds for r in results),
+        history=first.history,
+        spread_nats=float(values.std(ddof=1)),
+        runs=[{k: v for k, v in r.to_dict().items() if k != "history"} for r in results],
+    )

@@ -1,0 +1,57 @@
+import pytest
+import torch
+
+from dim.critics import BilinearCritic, ConcatCritic, SeparableCritic, infer_kind, make_critic
+
+
+@pytest.mark.parametrize(
+    "x, kind",
+    [
+        (torch.randn(8, 5), "vector"),
+        (torch.randn(8), "vector"),
+        (torch.randint(0, 4, (8,)), "label"),
+        (torch.randn(8, 1, 28, 28), "image"),
+    ],
+)
+def test_infer_kind(x, kind):
+    assert infer_kind(x) == kind
+
+
+def test_ambiguous_shape_asks_for_kind():
+    with pytest.raises(ValueError, match="kind="):
+        infer_kind(torch.randn(8, 28, 28))
+
+
+@pytest.mark.parametrize("name, cls", [("separable", SeparableCritic), ("bilinear", BilinearCritic), ("concat", ConcatCritic)])
+@pytest.mark.parametrize(
+    "x, y, y_kind",
+    [
+        (torch.randn(6, 3), torch.randn(6, 2), None),
+        (torch.randn(6, 1, 16, 16), torch.randint(0, 5, (6,)), None),
+        (torch.randn(6, 1, 16, 16), torch.randn(6, 1, 64), "sequence"),
+    ],
+)
+def test_every_critic_scores_all_pairs(name, cls, x, y, y_kind):
+    critic = make_critic(x, y, name, y_kind=y_kind, hidden=16, embedding_dim=8)
+    assert isinstance(critic, cls)
+    scores = critic(x, y[:4])
+    assert scores.shape == (6, 4)
+    scores.sum().backward()
+
+
+def test_concat_equals_explicit_pairwise_mlp():
+    x, y = torch.randn(5, 3), torch.randn(4, 2)
+    critic = make_critic(x, y, "concat", hidden=8)
+    pairs = torch.cat([x[:, None, :].expand(5, 4, 3), y[None].expand(5, 4, 2)], -1)
+    w = torch.cat([critic.x_in.weight, critic.y_in.weight], 1)
+    explicit = critic.head(pairs @ w.T + critic.x_in.bias).squeeze(-1)
+    assert torch.allclose(critic(x, y), explicit, atol=1e-6)
+
+
+def test_user_module_is_used_as_is():
+    class Dot(torch.nn.Module):
+        def forward(self, x, y):
+            return x @ y.T
+
+    dot = Dot()
+    assert make_critic(torch.randn(2, 2), torch.randn(2, 2), dot) is dot
