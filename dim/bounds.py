@@ -38,6 +38,7 @@ __all__ = [
     "diagonal_split",
     "dv_bound",
     "infonce_bound",
+    "infonce_shared_negatives",
     "jsd_objective",
     "log_mean_exp",
     "mine_bound",
@@ -175,6 +176,26 @@ def infonce_bound(
     positive, negative = _as_float32(positive), _as_float32(negative)
     row_scores = torch.cat([positive.unsqueeze(1), negative], dim=1)
     return (positive - torch.logsumexp(row_scores, dim=1)).mean() + math.log(row_scores.shape[1])
+
+
+@torch.autocast("cuda", enabled=False)
+@torch.autocast("cpu", enabled=False)
+def infonce_shared_negatives(positive: Tensor, negative: Tensor) -> Tensor:
+    """InfoNCE when several positives of a row share the same negatives, in nats.
+
+    I_NCE = mean_{n,p} [ s_np - log( exp(s_np) + sum_k exp(t_nk) ) ] + log(K + 1)
+
+    Shapes: positive (N, P), negative (N, K): each of the P positives of row n is contrasted
+    with the same K negatives of row n (local DIM: P locations of image n against the K
+    locations of the other images). The negatives' logsumexp is computed once per row, so
+    the cost is O(N (P + K)) instead of the O(N P K) of materialising every softmax row;
+    the value equals :func:`infonce_bound` applied row by row. Ceiling: log(K + 1).
+    """
+    if positive.dim() != 2 or negative.dim() != 2 or positive.shape[0] != negative.shape[0]:
+        raise ValueError("shared-negative InfoNCE needs positive (N, P) and negative (N, K)")
+    positive, negative = _as_float32(positive), _as_float32(negative)
+    log_negatives = torch.logsumexp(negative, dim=1, keepdim=True)
+    return (positive - torch.logaddexp(positive, log_negatives)).mean() + math.log(negative.shape[1] + 1)
 
 
 @torch.autocast("cuda", enabled=False)

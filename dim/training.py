@@ -1,0 +1,383 @@
+"""Deep InfoMax pretraining: the model, one training step, and a resumable training loop.
+
+``DeepInfoMax`` holds the encoder and the critics; its ``forward`` returns each loss term.
+``Trainer`` runs the alternating updates (encoder + critics, prior discriminator, online
+linear probe), logs to tensorboard, and checkpoints atomically so that ``resume=true``
+continues to the same weights as an uninterrupted run (on CPU).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from dim import bounds
+from dim.checkpoint import load_checkpoint, save_atomic, save_encoder
+from dim.data import DataSplit, augment, load_data
+from dim.encoders import Encoder, build_encoder, describe
+from dim.errors import ConfigError, DimError
+from dim.infomax import (
+    HEADS,
+    GlobalEmbedding,
+    LocalEmbedding,
+    MapEmbedding,
+    PriorDiscriminator,
+    clip_scores,
+    infomax_bound,
+    infomax_readout,
+    infomax_scores,
+    prior_space,
+    sample_prior,
+)
+from dim.mi import resolve_device
+
+__all__ = ["DeepInfoMax", "Trainer", "train"]
+
+# keys that may differ between a checkpoint's config and a resumed run's
+RESUMABLE_DIFFERENCES = ("resume", "out_dir", "device", "trainer.epochs", "trainer.progress")
+
+
+class DeepInfoMax(nn.Module):
+    """Encoder + critics for global, local and local<->local MI, with weights alpha, beta.
+
+    forward(view_a, view_b) -> dict of scalar terms: "global", "local", "local_local" (the
+    bounds being maximised), their "*_nats" readings (DV / NWJ / InfoNCE readout, detached),
+    "score_penalty", and "code" (N, D) of view_a. With one view, view_b = view_a.
+    """
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        head: str = "jsd",
+        units: int = 512,
+        alpha: float = 0.0,
+        beta: float = 1.0,
+        local_local: float = 0.0,
+        locations: int | None = None,
+        score_clip: float | None = None,
+        mine_alpha: float = 0.01,
+        smile_clip: float = 5.0,
+    ) -> None:
+        super().__init__()
+        if head not in HEADS:
+            raise ConfigError(f"unknown estimator {head!r} for DIM; choose one of {', '.join(HEADS)}")
+        self.encoder, self.head = encoder, head
+        self.alpha, self.beta, self.local_local = alpha, beta, local_local
+        self.locations, self.score_clip, self.smile_clip = locations, score_clip, smile_clip
+        shapes = describe(encoder)
+        local_channels = shapes["local"][1]
+        local_locations = math.prod(shapes["local"][2:])
+        self.code_embedding = GlobalEmbedding(encoder.code_dim, units)
+        self.local_embedding = LocalEmbedding(local_channels, units) if beta or local_local else None
+        self.map_embedding = MapEmbedding(local_channels, local_locations, units) if alpha else None
+        self.conv_embedding = LocalEmbedding(shapes["conv"][1], units) if local_local else None
+        terms = [t for t, w in (("global", alpha), ("local", beta), ("local_local", local_local)) if w]
+        self.moving_averages = nn.ModuleDict(
+            {t: bounds.MINEMovingAverage(mine_alpha) for t in terms} if head == "mine" else {}
+        )
+        self.generator = torch.Generator()
+
+    def _bound(self, name: str, scores: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        scores = clip_scores(scores.float(), self.score_clip)
+        value = infomax_bound(scores, self.head, self.moving_averages[name] if self.head == "mine" else None,
+                              clip=self.smile_clip)  # fmt: skip
+        return value, infomax_readout(scores, self.head), scores.pow(2).mean()
+
+    def forward(self, view_a: Tensor, view_b: Tensor | None = None) -> dict[str, Tensor]:
+        out_a = self.encoder(view_a)
+        out_b = out_a if view_b is None else self.encoder(view_b)
+        code = self.code_embedding(out_a.code).unsqueeze(1)  # (N, 1, U)
+        terms: dict[str, Tensor] = {"code": out_a.code}
+        penalty = out_a.code.new_zeros(())
+        if self.alpha:
+            whole_map = self.map_embedding(out_b.local)  # (N, U)
+            scores = infomax_scores(code, whole_map.unsqueeze(-1))  # (N, 1, N, 1)
+            terms["global"], terms["global_nats"], p = self._bound("global", scores)
+            penalty = penalty + p
+        if self.beta or self.local_local:
+            keys = self.local_embedding(out_b.local)  # (N, U, L)
+        if self.beta:
+            scores = infomax_scores(code, keys, self.locations, self.generator)
+            terms["local"], terms["local_nats"], p = self._bound("local", scores)
+            penalty = penalty + p
+        if self.local_local:
+            queries = self.conv_embedding(out_a.conv).transpose(1, 2)  # (N, Lc, U)
+            scores = infomax_scores(queries, keys, self.locations, self.generator)
+            terms["local_local"], terms["local_local_nats"], p = self._bound("local_local", scores)
+            penalty = penalty + p
+        terms["score_penalty"] = penalty
+        return terms
+
+    def objective(self, terms: dict[str, Tensor]) -> Tensor:
+        """alpha * global + beta * local + local_local weight * local<->local (to maximise)."""
+        total = terms["code"].new_zeros(())
+        for name, weight in (("global", self.alpha), ("local", self.beta), ("local_local", self.local_local)):
+            if weight:
+                total = total + weight * terms[name]
+        return total
+
+
+@dataclass
+class StepResult:
+    scalars: dict[str, float]
+
+
+def _config_without(cfg: DictConfig, keys: tuple[str, ...]) -> dict[str, Any]:
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    for key in keys:
+        node = plain
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            node = node.get(parent, {})
+        node.pop(leaf, None)
+    return plain
+
+
+class Trainer:
+    """Builds everything from a composed config (``configs/train.yaml``) and trains."""
+
+    def __init__(self, cfg: DictConfig) -> None:
+        self.cfg = cfg
+        self.device = resolve_device(cfg.device)
+        self.out_dir = Path(cfg.out_dir)
+        torch.manual_seed(cfg.seed)
+        enc = dict(cfg.encoder)
+        name = enc.pop("name")
+        if name != "mlp":
+            enc.setdefault("in_channels", cfg.data.channels)
+        self.encoder = build_encoder(name, **enc)
+        self.data: DataSplit = load_data(cfg.data, self.encoder.input_shape, seed=cfg.seed)
+        if len(self.data.train) < cfg.trainer.batch_size:
+            raise DimError(f"the training set has {len(self.data.train)} samples, fewer than one batch "
+                           f"({cfg.trainer.batch_size}); lower trainer.batch_size")  # fmt: skip
+        obj = cfg.objective
+        self.model = DeepInfoMax(
+            self.encoder, head=cfg.estimator.name, units=obj.units, alpha=obj.alpha, beta=obj.beta,
+            local_local=obj.local_local, locations=obj.locations, score_clip=obj.score_clip,
+            mine_alpha=cfg.estimator.get("mine_alpha", 0.01), smile_clip=cfg.estimator.get("clip", 5.0),
+        ).to(self.device)  # fmt: skip
+        self.model.generator.manual_seed(cfg.seed)
+        self.discriminator = PriorDiscriminator(self.encoder.code_dim).to(self.device) if obj.gamma else None
+        classes = self.data.num_classes
+        self.probe = nn.Linear(self.encoder.code_dim, classes).to(self.device) if classes else None
+        lr = cfg.trainer.lr
+        self.optimizers = {"model": torch.optim.Adam(self.model.parameters(), lr=lr, betas=tuple(cfg.trainer.betas))}
+        if self.discriminator is not None:
+            self.optimizers["discriminator"] = torch.optim.Adam(self.discriminator.parameters(), lr=lr,
+                                                                betas=tuple(cfg.trainer.betas))  # fmt: skip
+        if self.probe is not None:
+            self.optimizers["probe"] = torch.optim.Adam(self.probe.parameters(), lr=cfg.probe.lr)
+        self.use_amp = bool(cfg.amp) and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.data_generator = torch.Generator().manual_seed(cfg.seed)  # augmentation and prior samples
+        self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
+
+    # ----------------------------------------------------------------- state
+    def state(self) -> dict[str, Any]:
+        return {
+            "format": "dim-checkpoint-1",
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "encoder_spec": self.encoder.spec,
+            "model": self.model.state_dict(),
+            "discriminator": None if self.discriminator is None else self.discriminator.state_dict(),
+            "probe": None if self.probe is None else self.probe.state_dict(),
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "scaler": self.scaler.state_dict(),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "data": self.data_generator.get_state(),
+                "model": self.model.generator.get_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            },
+            "config": OmegaConf.to_yaml(self.cfg),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        saved = OmegaConf.create(state["config"])
+        if _config_without(saved, RESUMABLE_DIFFERENCES) != _config_without(self.cfg, RESUMABLE_DIFFERENCES):
+            raise DimError(f"resume=true, but the config differs from the checkpoint's in {self.out_dir}; "
+                           "use the same settings (only trainer.epochs may change) or another out_dir")  # fmt: skip
+        self.model.load_state_dict(state["model"])
+        if self.discriminator is not None:
+            self.discriminator.load_state_dict(state["discriminator"])
+        if self.probe is not None:
+            self.probe.load_state_dict(state["probe"])
+        for key, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][key])
+        self.scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.data_generator.set_state(state["rng"]["data"])
+        self.model.generator.set_state(state["rng"]["model"])
+        if state["rng"]["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+
+    def save(self) -> None:
+        save_atomic(self.state(), self.out_dir / "checkpoint.pt")
+        save_encoder(self.encoder, self.out_dir / "encoder.pt")
+
+    # ------------------------------------------------------------------ step
+    def _views(self, images: Tensor) -> tuple[Tensor, Tensor | None]:
+        aug = self.cfg.data.augment
+        if self.cfg.objective.views == 2:
+            return augment(images, self.data_generator), augment(images, self.data_generator)
+        return (augment(images, self.data_generator) if aug else images), None
+
+    def train_step(self, images: Tensor, labels: Tensor) -> dict[str, float]:
+        cfg = self.cfg.objective
+        view_a, view_b = self._views(images)
+        view_a = view_a.to(self.device, non_blocking=True)
+        view_b = None if view_b is None else view_b.to(self.device, non_blocking=True)
+        self.model.train()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16 if self.device.type == "cpu" else torch.float16,
+                            enabled=self.use_amp):  # fmt: skip
+            terms = self.model(view_a, view_b)
+        objective = self.model.objective(terms)
+        loss = -objective + cfg.score_penalty * terms["score_penalty"]
+        scalars = {"loss/total": 0.0}
+        code = terms["code"].float()
+        if self.discriminator is not None:
+            prior_codes = prior_space(code, cfg.prior)
+            generator_loss = self.discriminator.generator_loss(prior_codes)
+            loss = loss + cfg.gamma * generator_loss
+            scalars["loss/prior_generator"] = generator_loss.item()
+        optimizer = self.optimizers["model"]
+        optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+        scalars["loss/total"] = loss.item()
+        for name in ("global", "local", "local_local"):
+            if name in terms:
+                scalars[f"objective/{name}"] = terms[name].item()
+                scalars[f"mi_nats/{name}"] = terms[f"{name}_nats"].item()
+
+        if self.discriminator is not None:  # the adversary's own update, on detached codes
+            real = sample_prior(cfg.prior, code.shape[0], code.shape[1], generator=self.data_generator).to(self.device)
+            d_loss, accuracy = self.discriminator.loss(real, prior_space(code.detach(), cfg.prior),
+                                                       cfg.gradient_penalty)  # fmt: skip
+            d_optimizer = self.optimizers["discriminator"]
+            d_optimizer.zero_grad(set_to_none=True)
+            d_loss.backward()
+            d_optimizer.step()
+            scalars["discriminator/loss"], scalars["discriminator/accuracy"] = d_loss.item(), accuracy.item()
+
+        labelled = labels >= 0
+        if self.probe is not None and labelled.any():  # online linear probe on the detached code
+            logits = self.probe(code.detach()[labelled.to(self.device)])
+            target = labels[labelled].to(self.device)
+            probe_loss = F.cross_entropy(logits, target)
+            self.optimizers["probe"].zero_grad(set_to_none=True)
+            probe_loss.backward()
+            self.optimizers["probe"].step()
+            scalars["probe/train_accuracy"] = (logits.argmax(1) == target).float().mean().item()
+        for key, value in scalars.items():
+            if not math.isfinite(value):
+                raise DimError(f"non-finite {key} at step {self.step}; lower trainer.lr or use estimator=jsd")
+        return scalars
+
+    @torch.no_grad()
+    def probe_accuracy(self) -> float | None:
+        """The online probe's top-1 accuracy on the test split (None without labels)."""
+        if self.probe is None:
+            return None
+        self.model.eval()
+        test = self.data.test
+        correct = 0
+        for start in range(0, len(test), 256):
+            images = test.samples[start : start + 256].to(self.device)
+            labels = test.labels[start : start + 256].to(self.device)
+            predictions = self.probe(self.encoder(images).code.float()).argmax(1)
+            correct += int((predictions == labels).sum())
+        return correct / len(test)
+
+    @torch.no_grad()
+    def prior_distance(self, samples: int = 1000) -> float:
+        """Sliced-Wasserstein distance between test codes (in the prior's space) and as many
+        prior samples: a check of prior matching that does not use the discriminator."""
+        from dim.infomax import sliced_wasserstein
+
+        self.model.eval()
+        images = self.data.test.samples[:samples].to(self.device)
+        codes = torch.cat([self.encoder(images[i : i + 256]).code.float() for i in range(0, len(images), 256)])
+        prior = sample_prior(self.cfg.objective.prior, len(codes), codes.shape[1],
+                             generator=torch.Generator().manual_seed(12345))  # fmt: skip
+        return sliced_wasserstein(prior_space(codes, self.cfg.objective.prior).cpu(), prior)
+
+    # ------------------------------------------------------------------ loop
+    def _epoch_order(self, epoch: int) -> Tensor:
+        generator = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + epoch)
+        return torch.randperm(len(self.data.train), generator=generator)
+
+    def fit(self) -> dict[str, Any]:
+        from torch.utils.tensorboard import SummaryWriter
+        from tqdm.auto import tqdm
+
+        t = self.cfg.trainer
+        train = self.data.train
+        per_epoch = len(train) // t.batch_size
+        total = per_epoch * t.epochs
+        writer = SummaryWriter(str(self.out_dir / "tensorboard"))
+        bar = tqdm(total=total, initial=self.step, disable=not t.progress, desc="dim", dynamic_ncols=True)
+        last_scalars: dict[str, float] = {}
+        window_start, window_images = time.perf_counter(), 0
+        try:
+            while self.epoch < t.epochs:
+                order = self._epoch_order(self.epoch)
+                while self.batch_in_epoch < per_epoch:
+                    rows = order[self.batch_in_epoch * t.batch_size : (self.batch_in_epoch + 1) * t.batch_size]
+                    scalars = self.train_step(train.samples[rows], train.labels[rows])
+                    self.step += 1
+                    self.batch_in_epoch += 1
+                    window_images += len(rows)
+                    last_scalars = scalars
+                    if self.step % t.log_every == 0:
+                        elapsed = time.perf_counter() - window_start
+                        scalars["throughput/images_per_second"] = window_images / max(elapsed, 1e-9)
+                        window_start, window_images = time.perf_counter(), 0
+                        for key, value in scalars.items():
+                            writer.add_scalar(key, value, self.step)
+                        bar.set_postfix({k.split("/")[-1]: f"{v:.3f}" for k, v in scalars.items()
+                                         if k.startswith(("mi_nats", "probe"))})  # fmt: skip
+                    if self.step % t.checkpoint_every == 0:
+                        self.save()
+                    bar.update(1)
+                self.epoch += 1
+                self.batch_in_epoch = 0
+                accuracy = self.probe_accuracy()
+                if accuracy is not None:
+                    writer.add_scalar("probe/test_accuracy", accuracy, self.step)
+            self.save()
+        finally:
+            bar.close()
+            writer.close()
+        return {"steps": self.step, "epochs": self.epoch, "probe_test_accuracy": self.probe_accuracy(),
+                "prior_sliced_wasserstein": self.prior_distance(), **last_scalars}  # fmt: skip
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Train (or resume) the run described by ``cfg``; returns the final scalars."""
+    out_dir = Path(cfg.out_dir)
+    checkpoint = out_dir / "checkpoint.pt"
+    if cfg.resume:
+        state = load_checkpoint(checkpoint)  # one-line error when missing or damaged
+    elif checkpoint.exists():
+        raise DimError(f"{out_dir} already holds a checkpoint; pass resume=true to continue it, or another out_dir")
+    trainer = Trainer(cfg)
+    if cfg.resume:
+        trainer.load_state(state)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+    summary = trainer.fit()
+    summary["out_dir"] = str(out_dir)
+    return summary

@@ -1,0 +1,165 @@
+"""Deep InfoMax: encoders, objectives, prior matching, training, resume, presets, bad input."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dim import bounds
+from dim.checkpoint import load_encoder
+from dim.cli import compose
+from dim.encoders import build_encoder, describe
+from dim.errors import DimError
+from dim.infomax import (
+    HEADS,
+    PriorDiscriminator,
+    infomax_bound,
+    infomax_scores,
+    local_infonce_reference,
+    sample_prior,
+    sliced_wasserstein,
+)
+from dim.tasks import embedded_digits
+from dim.training import DeepInfoMax, Trainer, train
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, shapes",
+    [
+        ("dim32", {"in_channels": 1}, {"local": (2, 128, 8, 8), "conv": (2, 256, 4, 4), "fc": (2, 1024), "code": (2, 64)}),
+        ("dim64", {}, {"local": (2, 192, 8, 8), "conv": (2, 192, 8, 8), "fc": (2, 1024), "code": (2, 64)}),
+        ("conv1d", {"length": 64}, {"local": (2, 128, 16), "conv": (2, 256, 8), "fc": (2, 512), "code": (2, 64)}),
+        ("mlp", {"in_dim": 20, "code_dim": 8}, {"local": (2, 256, 1), "conv": (2, 256, 1), "fc": (2, 256), "code": (2, 8)}),
+        ("timm:resnet18", {"in_channels": 1, "image_size": 32},
+         {"local": (2, 256, 2, 2), "conv": (2, 512, 1, 1), "fc": None, "code": (2, 64)}),
+    ],
+)
+def test_encoder_outputs_have_documented_names_and_shapes(name, kwargs, shapes):
+    assert describe(build_encoder(name, **kwargs)) == shapes
+
+
+def test_shared_negative_infonce_equals_full_tensor_reference():
+    torch.manual_seed(0)
+    for q in (1, 4):
+        scores = infomax_scores(torch.randn(6, q, 8), torch.randn(6, 8, 5)) * 4
+        assert torch.allclose(infomax_bound(scores, "infonce"), local_infonce_reference(scores), atol=1e-5)
+        assert infomax_bound(scores, "infonce") <= math.log(5 * 5 + 1) + 1e-6
+
+
+def test_local_jsd_uses_own_image_locations_as_positives():
+    keys = torch.randn(4, 8, 3)
+    queries = keys.mean(dim=2, keepdim=True).transpose(1, 2) * 50  # each code points at its own image
+    scores = infomax_scores(queries, keys)
+    assert infomax_bound(scores, "jsd") > infomax_bound(scores.flip(0), "jsd")
+
+
+def _tiny_npz(tmp_path, n=192):
+    images, labels = embedded_digits()
+    x = np.pad(images[:n], ((0, 0), (0, 0), (2, 2), (2, 2)))
+    path = tmp_path / "tiny.npz"
+    np.savez(path, x=x, y=labels[:n], x_test=x[:64], y_test=labels[:64])
+    return path
+
+
+def _cfg(tmp_path, *overrides, out="run"):
+    return compose("train", [
+        "data=npz", f"data.root={_tiny_npz(tmp_path)}", f"out_dir={tmp_path / out}", "trainer.batch_size=32",
+        "trainer.progress=false", "trainer.checkpoint_every=3", "objective.units=64", *overrides,
+    ])  # fmt: skip
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_one_training_step_per_head_changes_weights(tmp_path, head):
+    trainer = Trainer(_cfg(tmp_path, f"estimator={head}"))
+    images, labels = trainer.data.train.samples[:32], trainer.data.train.labels[:32]
+    before = [p.detach().clone() for p in trainer.encoder.parameters()]
+    scalars = trainer.train_step(images, labels)
+    assert all(math.isfinite(v) for v in scalars.values())
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.encoder.parameters()))
+
+
+def test_a_few_steps_raise_local_mi(tmp_path):
+    trainer = Trainer(_cfg(tmp_path, "objective.gamma=0", "trainer.lr=1e-3"))
+    images = trainer.data.train.samples[:32]
+    labels = trainer.data.train.labels[:32]
+    readings = [trainer.train_step(images, labels)["mi_nats/local"] for _ in range(15)]
+    assert np.mean(readings[-3:]) > readings[0] + 0.1
+
+
+def test_prior_matching_moves_codes_towards_the_prior():
+    """The adversarial prior term, alone, lowers the sliced-Wasserstein distance to the prior."""
+    torch.manual_seed(0)
+    distances = {}
+    for gamma in (0.0, 1.0):
+        torch.manual_seed(0)
+        encoder = build_encoder("mlp", in_dim=10, hidden=64, code_dim=4)
+        discriminator = PriorDiscriminator(4)
+        opt_e = torch.optim.Adam(encoder.parameters(), lr=1e-3)
+        opt_d = torch.optim.Adam(discriminator.parameters(), lr=1e-3)
+        data = torch.randn(512, 10)
+        for step in range(300):
+            x = data[torch.randint(512, (64,))]
+            code = torch.sigmoid(encoder(x).code)
+            loss = gamma * discriminator.generator_loss(code) + 1e-3 * code.pow(2).mean()  # + a tiny pull to 0
+            opt_e.zero_grad()
+            loss.backward()
+            opt_e.step()
+            d_loss, _ = discriminator.loss(sample_prior("uniform", 64, 4), code.detach())
+            opt_d.zero_grad()
+            d_loss.backward()
+            opt_d.step()
+        with torch.no_grad():
+            codes = torch.sigmoid(encoder(data).code)
+        distances[gamma] = sliced_wasserstein(codes, sample_prior("uniform", 512, 4, generator=torch.Generator().manual_seed(1)))
+    assert distances[1.0] <= 0.5 * distances[0.0]
+
+
+def test_resume_reproduces_uninterrupted_run(tmp_path):
+    full = train(_cfg(tmp_path, "trainer.epochs=2", out="full"))
+    train(_cfg(tmp_path, "trainer.epochs=1", out="split"))
+    resumed = train(_cfg(tmp_path, "trainer.epochs=2", "resume=true", out="split"))
+    assert full["steps"] == resumed["steps"]
+    a, b = load_encoder(tmp_path / "full" / "encoder.pt"), load_encoder(tmp_path / "split" / "encoder.pt")
+    for (name, p), (_, q) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(p, q), name
+    state = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)
+    assert {"model", "optimizers", "rng", "config", "scaler", "discriminator", "probe"} <= set(state)
+
+
+def test_load_encoder_is_one_line_and_ready(tmp_path):
+    train(_cfg(tmp_path, "trainer.epochs=1"))
+    encoder = load_encoder(tmp_path / "run" / "encoder.pt")
+    out = encoder(torch.zeros(3, 1, 32, 32))
+    assert out.code.shape == (3, 64) and not encoder.training
+
+
+def test_resume_with_other_config_is_refused_and_keeps_checkpoint(tmp_path):
+    train(_cfg(tmp_path, "trainer.epochs=1"))
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    before = checkpoint.read_bytes()
+    with pytest.raises(DimError, match="config differs"):
+        train(_cfg(tmp_path, "trainer.epochs=2", "resume=true", "trainer.lr=0.01"))
+    with pytest.raises(DimError, match="already holds a checkpoint"):
+        train(_cfg(tmp_path, "trainer.epochs=1"))
+    assert checkpoint.read_bytes() == before
+
+
+def test_truncated_or_missing_checkpoint_is_one_line_error(tmp_path):
+    with pytest.raises(DimError, match="not found"):
+        train(_cfg(tmp_path, "resume=true"))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(DimError, match="damaged"):
+        train(_cfg(tmp_path, "resume=true"))
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml")))
+def test_every_preset_composes(preset):
+    cfg = compose("train", [f"+experiment={preset}"])
+    assert cfg.trainer.lr == 1e-4 and cfg.trainer.batch_size == 64 and cfg.objective.units == 2048
+    weights = (cfg.objective.alpha, cfg.objective.beta, cfg.objective.gamma)
+    assert weights == ((1.0, 0.0, 1.0) if "global" in preset else (0.0, 1.0, 0.1))
