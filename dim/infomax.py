@@ -33,6 +33,7 @@ __all__ = [
     "LocalEmbedding",
     "GlobalEmbedding",
     "MapEmbedding",
+    "gather_across_ranks",
     "infomax_scores",
     "split_positive_negative",
     "infomax_bound",
@@ -86,6 +87,39 @@ class MapEmbedding(nn.Module):
 
     def forward(self, feature_map: Tensor) -> Tensor:
         return self.mlp(self.reduce(feature_map.flatten(2)).flatten(1))
+
+
+class _GatherWithGradient(torch.autograd.Function):
+    """all_gather along dim 0 whose backward sums every rank's gradient for the local slice
+    (all_reduce of the contiguous gradient, then this rank's rows)."""
+
+    @staticmethod
+    def forward(ctx, values: Tensor) -> Tensor:
+        import torch.distributed as dist
+
+        ctx.rank, ctx.rows = dist.get_rank(), values.shape[0]
+        parts = [torch.empty_like(values) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, values.contiguous())
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        import torch.distributed as dist
+
+        grad = grad.contiguous()
+        dist.all_reduce(grad)
+        return grad[ctx.rank * ctx.rows : (ctx.rank + 1) * ctx.rows]
+
+
+def gather_across_ranks(values: Tensor) -> Tensor:
+    """Concatenate ``values`` (B, ...) from every rank along dim 0, keeping gradients, so
+    that in-batch negatives span the whole world and the effective batch is B x world size.
+    Identity without a process group. Every rank must pass the same B."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return values
+    return _GatherWithGradient.apply(values)
 
 
 def infomax_scores(queries: Tensor, keys: Tensor, locations: int | None = None, generator=None) -> Tensor:
@@ -182,18 +216,20 @@ class PriorDiscriminator(nn.Module):
     def forward(self, codes: Tensor) -> Tensor:
         return self.net(codes).squeeze(-1)
 
-    def loss(self, real: Tensor, fake: Tensor, gradient_penalty: float = 10.0) -> tuple[Tensor, Tensor]:
+    def loss(self, real: Tensor, fake: Tensor, gradient_penalty: float = 10.0, forward=None) -> tuple[Tensor, Tensor]:
         """Discriminator loss (prior samples = real, codes = fake, both detached) and accuracy.
 
         softplus(-D(real)) + softplus(D(fake)) + gp * E ||grad D(mix)||^2 at random mixes
-        of real and fake (a zero-centred penalty that keeps D smooth)."""
+        of real and fake (a zero-centred penalty that keeps D smooth). ``forward``: the
+        module to call (e.g. this one wrapped in DDP); default self."""
+        forward = forward or self
         real, fake = real.detach(), fake.detach()
-        logits_real, logits_fake = self(real), self(fake)
+        logits_real, logits_fake = forward(real), forward(fake)
         loss = F.softplus(-logits_real).mean() + F.softplus(logits_fake).mean()
         if gradient_penalty > 0:
             weight = torch.rand(real.shape[0], 1, device=real.device)
             mix = (weight * real + (1 - weight) * fake).requires_grad_(True)
-            (grad,) = torch.autograd.grad(self(mix).sum(), mix, create_graph=True)
+            (grad,) = torch.autograd.grad(forward(mix).sum(), mix, create_graph=True)
             loss = loss + gradient_penalty * grad.pow(2).sum(1).mean()
         accuracy = 0.5 * ((logits_real > 0).float().mean() + (logits_fake < 0).float().mean())
         return loss, accuracy

@@ -12,7 +12,7 @@ import numpy as np
 
 from dim.errors import DataError
 
-__all__ = ["load_array", "write_json_atomic"]
+__all__ = ["load_array", "write_json_atomic", "write_text_atomic"]
 
 SUFFIXES = (".npy", ".npz", ".csv")
 
@@ -68,17 +68,21 @@ def _load_csv(path: Path) -> np.ndarray:
         raise DataError(f"{path}: not all values are numbers ({error}); clean the file first") from None
 
 
-def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:
-    """Write JSON to a temporary file beside ``path``, then rename it into place."""
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write text to a temporary file beside ``path``, then rename it into place."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w") as stream:
-            json.dump(payload, stream, indent=2)
-            stream.write("\n")
+            stream.write(text)
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return target
+
+
+def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:
+    """Write JSON atomically (see :func:`write_text_atomic`)."""
+    return write_text_atomic(path, json.dumps(payload, indent=2) + "\n")

@@ -9,6 +9,7 @@ continues to the same weights as an uninterrupted run (on CPU).
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +32,14 @@ from dim.infomax import (
     MapEmbedding,
     PriorDiscriminator,
     clip_scores,
+    gather_across_ranks,
     infomax_bound,
     infomax_readout,
     infomax_scores,
     prior_space,
     sample_prior,
 )
+from dim.io import write_text_atomic
 from dim.mi import resolve_device
 
 __all__ = ["DeepInfoMax", "Trainer", "train"]
@@ -94,22 +97,23 @@ class DeepInfoMax(nn.Module):
     def forward(self, view_a: Tensor, view_b: Tensor | None = None) -> dict[str, Tensor]:
         out_a = self.encoder(view_a)
         out_b = out_a if view_b is None else self.encoder(view_b)
-        code = self.code_embedding(out_a.code).unsqueeze(1)  # (N, 1, U)
+        # in-batch negatives from every rank under DDP (identity in one process)
+        code = gather_across_ranks(self.code_embedding(out_a.code)).unsqueeze(1)  # (N, 1, U)
         terms: dict[str, Tensor] = {"code": out_a.code}
         penalty = out_a.code.new_zeros(())
         if self.alpha:
-            whole_map = self.map_embedding(out_b.local)  # (N, U)
+            whole_map = gather_across_ranks(self.map_embedding(out_b.local))  # (N, U)
             scores = infomax_scores(code, whole_map.unsqueeze(-1))  # (N, 1, N, 1)
             terms["global"], terms["global_nats"], p = self._bound("global", scores)
             penalty = penalty + p
         if self.beta or self.local_local:
-            keys = self.local_embedding(out_b.local)  # (N, U, L)
+            keys = gather_across_ranks(self.local_embedding(out_b.local))  # (N, U, L)
         if self.beta:
             scores = infomax_scores(code, keys, self.locations, self.generator)
             terms["local"], terms["local_nats"], p = self._bound("local", scores)
             penalty = penalty + p
         if self.local_local:
-            queries = self.conv_embedding(out_a.conv).transpose(1, 2)  # (N, Lc, U)
+            queries = gather_across_ranks(self.conv_embedding(out_a.conv).transpose(1, 2))  # (N, Lc, U)
             scores = infomax_scores(queries, keys, self.locations, self.generator)
             terms["local_local"], terms["local_local_nats"], p = self._bound("local_local", scores)
             penalty = penalty + p
@@ -146,7 +150,10 @@ class Trainer:
 
     def __init__(self, cfg: DictConfig) -> None:
         self.cfg = cfg
+        self.rank, self.world = init_distributed()
         self.device = resolve_device(cfg.device)
+        if self.world > 1 and self.device.type == "cuda":
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         self.out_dir = Path(cfg.out_dir)
         torch.manual_seed(cfg.seed)
         enc = dict(cfg.encoder)
@@ -179,6 +186,18 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.data_generator = torch.Generator().manual_seed(cfg.seed)  # augmentation and prior samples
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
+        # under torchrun: gradients averaged by DDP; negatives gathered in DeepInfoMax.forward
+        self.forward_model = self._wrap(self.model)
+        self.forward_discriminator = self._wrap(self.discriminator)
+        self.forward_probe = self._wrap(self.probe)
+
+    def _wrap(self, module: nn.Module | None) -> nn.Module | None:
+        if module is None or self.world == 1:
+            return module
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(module, device_ids=ids)
 
     # ----------------------------------------------------------------- state
     def state(self) -> dict[str, Any]:
@@ -223,6 +242,8 @@ class Trainer:
         self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
 
     def save(self) -> None:
+        if self.rank != 0:
+            return
         save_atomic(self.state(), self.out_dir / "checkpoint.pt")
         save_encoder(self.encoder, self.out_dir / "encoder.pt")
 
@@ -241,14 +262,14 @@ class Trainer:
         self.model.train()
         with torch.autocast(self.device.type, dtype=torch.bfloat16 if self.device.type == "cpu" else torch.float16,
                             enabled=self.use_amp):  # fmt: skip
-            terms = self.model(view_a, view_b)
+            terms = self.forward_model(view_a, view_b)
         objective = self.model.objective(terms)
         loss = -objective + cfg.score_penalty * terms["score_penalty"]
         scalars = {"loss/total": 0.0}
         code = terms["code"].float()
         if self.discriminator is not None:
             prior_codes = prior_space(code, cfg.prior)
-            generator_loss = self.discriminator.generator_loss(prior_codes)
+            generator_loss = F.softplus(-self.forward_discriminator(prior_codes)).mean()  # non-saturating
             loss = loss + cfg.gamma * generator_loss
             scalars["loss/prior_generator"] = generator_loss.item()
         optimizer = self.optimizers["model"]
@@ -265,7 +286,7 @@ class Trainer:
         if self.discriminator is not None:  # the adversary's own update, on detached codes
             real = sample_prior(cfg.prior, code.shape[0], code.shape[1], generator=self.data_generator).to(self.device)
             d_loss, accuracy = self.discriminator.loss(real, prior_space(code.detach(), cfg.prior),
-                                                       cfg.gradient_penalty)  # fmt: skip
+                                                       cfg.gradient_penalty, forward=self.forward_discriminator)
             d_optimizer = self.optimizers["discriminator"]
             d_optimizer.zero_grad(set_to_none=True)
             d_loss.backward()
@@ -274,7 +295,7 @@ class Trainer:
 
         labelled = labels >= 0
         if self.probe is not None and labelled.any():  # online linear probe on the detached code
-            logits = self.probe(code.detach()[labelled.to(self.device)])
+            logits = self.forward_probe(code.detach()[labelled.to(self.device)])
             target = labels[labelled].to(self.device)
             probe_loss = F.cross_entropy(logits, target)
             self.optimizers["probe"].zero_grad(set_to_none=True)
@@ -325,23 +346,25 @@ class Trainer:
 
         t = self.cfg.trainer
         train = self.data.train
-        per_epoch = len(train) // t.batch_size
+        per_epoch = len(train) // (t.batch_size * self.world)  # each rank: its own B rows of a B x world batch
         total = per_epoch * t.epochs
-        writer = SummaryWriter(str(self.out_dir / "tensorboard"))
-        bar = tqdm(total=total, initial=self.step, disable=not t.progress, desc="dim", dynamic_ncols=True)
+        writer = SummaryWriter(str(self.out_dir / "tensorboard")) if self.rank == 0 else None
+        bar = tqdm(total=total, initial=self.step, disable=not t.progress or self.rank != 0, desc="dim",
+                   dynamic_ncols=True)  # fmt: skip
         last_scalars: dict[str, float] = {}
         window_start, window_images = time.perf_counter(), 0
         try:
             while self.epoch < t.epochs:
                 order = self._epoch_order(self.epoch)
                 while self.batch_in_epoch < per_epoch:
-                    rows = order[self.batch_in_epoch * t.batch_size : (self.batch_in_epoch + 1) * t.batch_size]
+                    first = (self.batch_in_epoch * self.world + self.rank) * t.batch_size
+                    rows = order[first : first + t.batch_size]
                     scalars = self.train_step(train.samples[rows], train.labels[rows])
                     self.step += 1
                     self.batch_in_epoch += 1
                     window_images += len(rows)
                     last_scalars = scalars
-                    if self.step % t.log_every == 0:
+                    if self.step % t.log_every == 0 and writer is not None:
                         elapsed = time.perf_counter() - window_start
                         scalars["throughput/images_per_second"] = window_images / max(elapsed, 1e-9)
                         window_start, window_images = time.perf_counter(), 0
@@ -355,14 +378,28 @@ class Trainer:
                 self.epoch += 1
                 self.batch_in_epoch = 0
                 accuracy = self.probe_accuracy()
-                if accuracy is not None:
+                if accuracy is not None and writer is not None:
                     writer.add_scalar("probe/test_accuracy", accuracy, self.step)
             self.save()
         finally:
             bar.close()
-            writer.close()
+            if writer is not None:
+                writer.close()
         return {"steps": self.step, "epochs": self.epoch, "probe_test_accuracy": self.probe_accuracy(),
                 "prior_sliced_wasserstein": self.prior_distance(), **last_scalars}  # fmt: skip
+
+
+def init_distributed() -> tuple[int, int]:
+    """(rank, world size); joins the process group when launched by torchrun (WORLD_SIZE > 1):
+    NCCL on CUDA, gloo on CPU."""
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), dist.get_world_size()
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -376,8 +413,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer = Trainer(cfg)
     if cfg.resume:
         trainer.load_state(state)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+    if trainer.rank == 0:
+        write_text_atomic(out_dir / "config.yaml", OmegaConf.to_yaml(cfg))
     summary = trainer.fit()
     summary["out_dir"] = str(out_dir)
     return summary

@@ -59,7 +59,8 @@ def main() -> None:
     rows, results = [], []
     for name in names:
         a, b, truth = EXPERIMENTS[name](args.pairs, args.seed)
-        result = estimate_mi(a, b, seed=args.seed, progress=True, **SETTINGS)
+        kinds = {"x_kind": "sequence", "y_kind": "sequence"} if name.startswith("seq") else {}
+        result = estimate_mi(a, b, seed=args.seed, progress=True, **kinds, **SETTINGS)
         results.append(result)
         truth_bits = truth / math.log(2)
         rows.append({"experiment": name, "true_bits": truth_bits, "bits": result.mi_bits, "ci_bits": list(result.ci_bits),

@@ -1,0 +1,83 @@
+"""Features of a labelled train/test split, extracted in batches and cached to .npy.
+
+Sources: any ``dim.load_encoder`` encoder (named outputs ``conv`` flattened, ``fc``, ``code``,
+``local`` average-pooled over locations), any ``nn.Module`` returning a tensor (a timm
+model: its output is ``code``), or ``"pixels"`` (the flattened input). The cache key is a
+hash of the weights, the data's fingerprint and the layer; a second call reads the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from dim.errors import DataError
+
+__all__ = ["LAYERS", "weights_hash", "extract_features"]
+
+LAYERS = ("conv", "fc", "code", "local")
+
+
+def weights_hash(model: nn.Module | str) -> str:
+    """A short hash of a model's weights and buffers ("pixels" for raw input)."""
+    if isinstance(model, str):
+        return model
+    digest = hashlib.sha1()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _select(output, layer: str) -> Tensor:
+    if isinstance(output, Tensor):
+        if layer != "code":
+            raise DataError(f"this model returns one tensor; only layer 'code' exists, not {layer!r}")
+        return output.flatten(1)
+    value = getattr(output, layer, None)
+    if value is None:
+        raise DataError(f"the encoder has no {layer!r} output; choose among conv, fc, code, local")
+    if layer == "local":
+        return value.flatten(2).mean(2)
+    return value.flatten(1)
+
+
+@torch.no_grad()
+def extract_features(model: nn.Module | str, samples: Tensor, layer: str, *, fingerprint: str,
+                     cache_dir: str | os.PathLike | None = None, batch_size: int = 256,
+                     progress: bool = True) -> np.ndarray:  # fmt: skip
+    """Features (N, D) float32 of ``samples`` (N, ...) at ``layer`` ("pixels": the input)."""
+    if layer not in LAYERS:
+        raise DataError(f"unknown layer {layer!r}; choose among {', '.join(LAYERS)}")
+    if isinstance(model, str) and model != "pixels":
+        raise DataError(f"unknown feature source {model!r}; pass an encoder or 'pixels'")
+    cache = None
+    if cache_dir is not None:
+        key = hashlib.sha1(f"{weights_hash(model)}|{fingerprint}|{layer}|{len(samples)}".encode()).hexdigest()[:20]
+        cache = Path(cache_dir) / f"{key}.npy"
+        if cache.is_file():
+            return np.load(cache)
+    if model == "pixels":
+        features = samples.flatten(1).numpy().astype(np.float32)
+    else:
+        from tqdm.auto import tqdm
+
+        model.eval()
+        device = next(model.parameters()).device
+        parts = [
+            _select(model(samples[i : i + batch_size].to(device)), layer).float().cpu()
+            for i in tqdm(range(0, len(samples), batch_size), disable=not progress, desc=f"features {layer}",
+                          leave=False)  # fmt: skip
+        ]
+        features = torch.cat(parts).numpy()
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.stem + ".tmp.npy")
+        np.save(tmp, features)
+        os.replace(tmp, cache)
+    return features

@@ -1,0 +1,210 @@
+"""The probe run behind ``scripts/probe.py``: protocols x layers x encoders, one table, a report.
+
+Rows of ``probe.json``: {"encoder": "trained" | "random" | "pixels", "layer": "conv" | "fc" |
+"code" | "local" | "input" (raw pixels), "protocol": "linear" | "mlp" | "knn" |
+"knn_majority" | "mi_label_ba" | "mi_label_mine" | "mi_input_code" | "dependency",
+"metric": "top1" | "top5" | "mi_nats" | ..., "value": float}.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from dim.checkpoint import load_encoder
+from dim.data import load_data
+from dim.encoders import build_encoder, encoder_from_spec
+from dim.errors import DataError
+from dim.io import write_json_atomic
+from eval.features import LAYERS, extract_features
+from eval.knn import knn_predict
+from eval.linear import linear_probe, mlp_probe
+from eval.mi_checks import input_code_mi, label_mi_barber_agakov, label_mi_estimate, neural_dependency
+
+__all__ = ["run_probe", "probe_overrides", "table", "write_report", "PROTOCOLS"]
+
+PROTOCOLS = ("linear", "mlp", "knn")
+
+
+def probe_overrides(argv: list[str]) -> list[str]:
+    """Command-line ``encoder=X`` means the encoder to probe; since ``encoder`` is also a config
+    group (of the training configs), it is passed to Hydra as ``encoder_path=X``."""
+    return ["encoder_path=" + a.split("=", 1)[1] if a.startswith("encoder=") else a for a in argv]
+
+
+def _encoders(cfg: DictConfig) -> dict[str, Any]:
+    """{"trained": module, "random": module, "pixels": "pixels"} as the config asks."""
+    source = str(cfg.encoder_path)
+    if source in ("random", "pixels"):
+        spec = dict(cfg.random_spec)
+        trained = None
+    else:
+        trained = load_encoder(source)
+        spec = dict(trained.spec)
+    torch.manual_seed(cfg.seed)
+    random = encoder_from_spec(spec).eval()
+    if source == "pixels":
+        return {"pixels": "pixels", "_shape": random.input_shape}
+    if source == "random":
+        return {"random": random, "_shape": random.input_shape}
+    chosen = {"trained": trained}
+    if cfg.baselines:
+        chosen.update({"random": random, "pixels": "pixels"})
+    chosen["_shape"] = trained.input_shape
+    return chosen
+
+
+def run_probe(cfg: DictConfig) -> dict[str, Any]:
+    """Run every protocol on every layer of every encoder; returns the probe.json payload."""
+    start = time.perf_counter()
+    layers = list(cfg.layers)
+    unknown = [layer for layer in layers if layer not in LAYERS]
+    if unknown:
+        raise DataError(f"unknown layer {unknown[0]!r}; choose among {', '.join(LAYERS)}")
+    protocols = list(cfg.protocols)
+    bad = [p for p in protocols if p not in PROTOCOLS]
+    if bad:
+        raise DataError(f"unknown protocol {bad[0]!r}; choose among {', '.join(PROTOCOLS)}")
+    encoders = _encoders(cfg)
+    shape = encoders.pop("_shape")
+    data = load_data(cfg.data, shape, seed=cfg.seed)
+    train, test = data.train, data.test
+    labelled = data.num_classes is not None and bool((train.labels >= 0).all()) and bool((test.labels >= 0).all())
+    notes = []
+    if not labelled:
+        notes.append("the data has no labels: probes and label MI checks skipped; dependency and input MI still run")
+        print(notes[-1])
+    train_y, test_y = train.labels.numpy(), test.labels.numpy()
+    rows: list[dict[str, Any]] = []
+    code_features: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def add(encoder: str, layer: str, protocol: str, metric: str, value: float) -> None:
+        rows.append({"encoder": encoder, "layer": layer, "protocol": protocol, "metric": metric, "value": float(value)})
+
+    for name, model in encoders.items():
+        for layer in (["input"] if model == "pixels" else layers):
+            feature_layer = "code" if layer == "input" else layer
+            features = [extract_features(model, part.samples, feature_layer, fingerprint=f"{data.fingerprint}:{split}",
+                                         cache_dir=cfg.cache_dir, progress=cfg.progress)
+                        for split, part in (("train", train), ("test", test))]  # fmt: skip
+            if layer in ("code", "input"):
+                code_features[name] = tuple(features)
+            if not labelled:
+                continue
+            if "linear" in protocols:
+                result = linear_probe(features[0], train_y, features[1], test_y, seed=cfg.seed)
+                add(name, layer, "linear", "top1", result["top1"])
+                add(name, layer, "linear", "top5", result["top5"])
+            if "mlp" in protocols:
+                result = mlp_probe(features[0], train_y, features[1], test_y, seed=cfg.seed)
+                add(name, layer, "mlp", "top1", result["top1"])
+                add(name, layer, "mlp", "top5", result["top5"])
+            if "knn" in protocols:
+                for k in cfg.knn_k:
+                    predicted = knn_predict(features[0], train_y, features[1], k=k, temperature=cfg.knn_temperature)
+                    add(name, layer, "knn", f"top1_k{k}", (predicted == test_y).mean())
+                majority = knn_predict(features[0], train_y, features[1], k=20, weighted=False)
+                add(name, layer, "knn_majority", "top1_k20", (majority == test_y).mean())
+            print(f"  {name:8s} {layer:6s} " + "  ".join(f"{r['protocol']}:{r['metric']}={r['value']:.3f}"
+                  for r in rows if r["encoder"] == name and r["layer"] == layer), flush=True)  # fmt: skip
+
+    mi = {}
+    for name, (train_code, test_code) in code_features.items():
+        layer = "input" if name == "pixels" else "code"
+        checks: dict[str, Any] = {}
+        if labelled and "label" in cfg.mi_checks:
+            checks["label_ba"] = label_mi_barber_agakov(train_code, train_y, test_code, test_y, seed=cfg.seed)
+            add(name, layer, "mi_label_ba", "mi_nats", checks["label_ba"]["mi_nats"])
+            checks["label_mine"] = label_mi_estimate(np.concatenate([train_code, test_code]),
+                                                     np.concatenate([train_y, test_y]), seed=cfg.seed,
+                                                     steps=cfg.mi_steps)  # fmt: skip
+            add(name, layer, "mi_label_mine", "mi_nats", checks["label_mine"]["mi_nats"])
+        if "dependency" in cfg.mi_checks and name != "pixels":
+            checks["dependency"] = neural_dependency(train_code, seed=cfg.seed)
+            add(name, layer, "dependency", "mi_nats", checks["dependency"]["mi_nats"])
+        if "input" in cfg.mi_checks and name != "pixels":
+            checks["input_code"] = input_code_mi(train.samples.numpy(), train_code, sigma=cfg.input_noise_sigma,
+                                                 seed=cfg.seed, steps=cfg.mi_steps)  # fmt: skip
+            add(name, layer, "mi_input_code", "mi_nats", checks["input_code"]["mi_nats"])
+        mi[name] = checks
+    return {
+        "rows": rows,
+        "mi_checks": mi,
+        "notes": notes,
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        "data_fingerprint": data.fingerprint,
+        "labelled": labelled,
+        "seconds": time.perf_counter() - start,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "_codes": {name: (feats[1], test_y) for name, feats in code_features.items()},
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """One Markdown table: a row per (encoder, layer), a column per protocol:metric."""
+    columns = sorted({(r["protocol"], r["metric"]) for r in rows}, key=lambda c: (c[0].startswith("mi"), c))
+    keys = list(dict.fromkeys((r["encoder"], r["layer"]) for r in rows))
+    lookup = {(r["encoder"], r["layer"], r["protocol"], r["metric"]): r["value"] for r in rows}
+    lines = ["| encoder | layer | " + " | ".join(f"{p} {m}" for p, m in columns) + " |",
+             "|---|---|" + "---|" * len(columns)]  # fmt: skip
+    for encoder, layer in keys:
+        cells = [lookup.get((encoder, layer, p, m)) for p, m in columns]
+        lines.append(f"| {encoder} | {layer} | " + " | ".join("" if c is None else f"{c:.3f}" for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(payload: dict[str, Any], out: Path, report_dir: Path, run_dir: str | None) -> None:
+    """probe.json, report.md and the PNG plots, each written atomically, all at the end."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dim.report import save_figure
+
+    codes = payload.pop("_codes")
+    report_dir.mkdir(parents=True, exist_ok=True)
+    figures = []
+    accuracy = [r for r in payload["rows"] if r["metric"] in ("top1", "top1_k20") and not r["protocol"].startswith("mi")]
+    if accuracy:
+        figure, ax = plt.subplots(figsize=(8, 3.5))
+        labels = [f"{r['encoder']}/{r['layer']}\n{r['protocol']}" for r in accuracy]
+        ax.bar(range(len(accuracy)), [r["value"] for r in accuracy], color="tab:blue")
+        ax.set_xticks(range(len(accuracy)), labels, rotation=90, fontsize=7)
+        ax.set(ylabel="test top-1", ylim=(0, 1), title="accuracy per encoder, layer and protocol")
+        figures.append(save_figure(figure, report_dir / "accuracy.png"))
+    for name, (features, labels) in codes.items():
+        centred = features - features.mean(0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        xy = centred @ vt[:2].T
+        figure, ax = plt.subplots(figsize=(4.5, 4))
+        ax.scatter(xy[:, 0], xy[:, 1], c=labels if payload["labelled"] else None, cmap="tab10", s=4)
+        ax.set(title=f"PCA of the {name} code (test split)", xticks=[], yticks=[])
+        figures.append(save_figure(figure, report_dir / f"pca_{name}.png"))
+    if run_dir:
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+        events = EventAccumulator(str(Path(run_dir) / "tensorboard"))
+        events.Reload()
+        tags = [t for t in events.Tags().get("scalars", []) if t.startswith("mi_nats/")]
+        if tags:
+            figure, ax = plt.subplots(figsize=(6, 3.5))
+            for tag in tags:
+                scalars = events.Scalars(tag)
+                ax.plot([s.step for s in scalars], [s.value for s in scalars], label=tag)
+            ax.set(xlabel="step", ylabel="nats (DV / NWJ / InfoNCE readout)", title="MI over training")
+            ax.legend()
+            figures.append(save_figure(figure, report_dir / "mi_over_training.png"))
+    lines = [f"# Probe report\n", f"data: `{payload['data_fingerprint']}`; {payload['seconds']:.0f} s\n",
+             table(payload["rows"]), ""] + [f"- {n}" for n in payload["notes"]]  # fmt: skip
+    lines += ["", "MI checks (nats): see probe.json `mi_checks` for intervals, ceilings and warnings.", ""]
+    lines += [f"![{f.stem}]({f.name})" for f in figures]
+    tmp = report_dir / "report.md.tmp"
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(report_dir / "report.md")
+    write_json_atomic(out, payload)

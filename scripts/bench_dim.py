@@ -1,0 +1,237 @@
+"""Deep InfoMax benchmarks: step breakdown, shared-negative InfoNCE, memory, prior matching.
+
+    python scripts/bench_dim.py [--repeats 20] [--skip-prior]
+
+1. Throughput of one local-DIM step (JSD head, default critic width, batch 64, 32x32 input,
+   dim32 encoder) and its breakdown: encoder forward+backward, critics (embeddings + score
+   matmul, forward+backward), bounds (scores -> bound, forward+backward), prior (generator
+   term + discriminator update), optimizer step. Prints medians and the ratios
+   step / encoder and bounds / step.
+2. Local InfoNCE at N = 64 images, L = 64 locations, 256 units: dim's shared-negative form
+   against the reference that materialises N x L x (1 + N L) (dim.infomax.local_infonce_reference),
+   forward+backward medians, their ratio and the values; local JSD against the plain
+   full-tensor masked form.
+3. Peak resident memory of local-DIM steps at batch 256 (a fresh subprocess).
+4. Prior matching: the sliced-Wasserstein distance between test codes and prior samples after
+   the same short run on the embedded digits with gamma = 1 and gamma = 0.
+Medians over --repeats runs, all measured in this one run, on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dim import bounds  # noqa: E402
+from dim.encoders import build_encoder  # noqa: E402
+from dim.infomax import (  # noqa: E402
+    PriorDiscriminator,
+    infomax_bound,
+    infomax_scores,
+    local_infonce_reference,
+    sample_prior,
+    split_positive_negative,
+)
+from dim.training import DeepInfoMax  # noqa: E402
+
+
+def median_ms(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * sorted(times)[len(times) // 2]
+
+
+def step_breakdown(repeats: int, units: int) -> dict[str, float]:
+    torch.manual_seed(0)
+    images = torch.randn(64, 1, 32, 32)
+    model = DeepInfoMax(build_encoder("dim32", in_channels=1), head="jsd", units=units)
+    discriminator = PriorDiscriminator(64)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=1e-4)
+    encoder = model.encoder
+
+    def encoder_only():
+        out = encoder(images)
+        (out.local.square().mean() + out.code.square().mean()).backward()
+
+    out = encoder(images)
+    local, code = out.local.detach().requires_grad_(True), out.code.detach().requires_grad_(True)
+
+    def critics():
+        keys = model.local_embedding(local)
+        scores = infomax_scores(model.code_embedding(code).unsqueeze(1), keys)
+        scores.square().mean().backward()
+
+    scores = infomax_scores(model.code_embedding(code).unsqueeze(1), model.local_embedding(local)).detach()
+    scores.requires_grad_(True)
+
+    def bound_only():
+        (-infomax_bound(scores, "jsd")).backward()
+
+    def prior():
+        fake = torch.sigmoid(code)
+        discriminator.generator_loss(fake).backward()
+        d_loss, _ = discriminator.loss(sample_prior("uniform", 64, 64), fake.detach())
+        d_optimizer.zero_grad()
+        d_loss.backward()
+        d_optimizer.step()
+
+    def optimizer_step():
+        optimizer.step()
+
+    def full_step():
+        terms = model(images)
+        loss = -model.objective(terms) + 0.1 * discriminator.generator_loss(torch.sigmoid(terms["code"]))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        d_loss, _ = discriminator.loss(sample_prior("uniform", 64, 64), torch.sigmoid(terms["code"]).detach())
+        d_optimizer.zero_grad()
+        d_loss.backward()
+        d_optimizer.step()
+
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    parts = {
+        "encoder fwd+bwd": median_ms(encoder_only, repeats),
+        "critics fwd+bwd": median_ms(critics, repeats),
+        "bounds fwd+bwd": median_ms(bound_only, repeats),
+        "prior (gen + disc step)": median_ms(prior, repeats),
+        "optimizer step": median_ms(optimizer_step, repeats),
+        "whole local-DIM step": median_ms(full_step, repeats),
+    }
+    return parts
+
+
+def infonce_comparison(repeats: int, n: int = 64, locations: int = 64, units: int = 256) -> dict[str, float]:
+    torch.manual_seed(0)
+    queries = torch.randn(n, 1, units, requires_grad=True)
+    keys = torch.randn(n, units, locations, requires_grad=True)
+
+    def shared():
+        infomax_bound(infomax_scores(queries, keys), "infonce").backward()
+
+    def reference():
+        local_infonce_reference(infomax_scores(queries, keys)).backward()
+
+    def jsd_dim():
+        infomax_bound(infomax_scores(queries, keys), "jsd").backward()
+
+    def jsd_plain():  # the full-tensor masked form: mask (N, 1, N, L) over all scores
+        scores = infomax_scores(queries, keys)
+        mask = torch.eye(n).reshape(n, 1, n, 1).expand_as(scores)
+        e_pos = (-F.softplus(-scores) * mask).sum() / mask.sum()
+        e_neg = (F.softplus(scores) * (1 - mask)).sum() / (1 - mask).sum()
+        (e_pos - e_neg).backward()
+
+    with torch.no_grad():
+        scores = infomax_scores(queries, keys)
+        values = (infomax_bound(scores, "infonce").item(), local_infonce_reference(scores).item())
+        positive, negative = split_positive_negative(scores)
+        jsd_values = (infomax_bound(scores, "jsd").item(),
+                      bounds.jsd_objective(positive=positive, negative=negative).item())  # fmt: skip
+    return {
+        "infonce shared (ms)": median_ms(shared, repeats),
+        "infonce reference (ms)": median_ms(reference, max(3, repeats // 4)),
+        "infonce value shared": values[0],
+        "infonce value reference": values[1],
+        "jsd dim (ms)": median_ms(jsd_dim, repeats),
+        "jsd plain masked (ms)": median_ms(jsd_plain, repeats),
+        "jsd values": jsd_values,
+    }
+
+
+MEMORY_CHILD = """
+import resource, sys, torch
+sys.path.insert(0, {root!r})
+from dim.encoders import build_encoder
+from dim.training import DeepInfoMax
+torch.manual_seed(0)
+model = DeepInfoMax(build_encoder("dim32", in_channels=3), head="jsd", units=256)
+opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+for _ in range(3):
+    terms = model(torch.randn(256, 3, 32, 32))
+    opt.zero_grad(); (-model.objective(terms)).backward(); opt.step()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024)
+"""
+
+
+def peak_memory_gib() -> float:
+    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD.format(root=str(ROOT))], capture_output=True, text=True,
+                         check=True)  # fmt: skip
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def prior_effect(epochs: int) -> dict[str, float]:
+    import tempfile
+
+    from dim.cli import compose
+    from dim.training import train
+
+    distances = {}
+    for gamma in (0.0, 1.0):
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = compose("train", [f"objective.gamma={gamma}", f"trainer.epochs={epochs}", f"out_dir={tmp}/run",
+                                    "trainer.progress=false"])  # fmt: skip
+            distances[gamma] = train(cfg)["prior_sliced_wasserstein"]
+    return {"SW gamma=0": distances[0.0], "SW gamma=1": distances[1.0],
+            "reduction": 1 - distances[1.0] / distances[0.0]}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--units", type=int, default=256, help="critic width (the default config's)")
+    parser.add_argument("--prior-epochs", type=int, default=5)
+    parser.add_argument("--skip-prior", action="store_true")
+    parser.add_argument("--out", default=str(ROOT / "results" / "bench_dim.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(torch.get_num_threads())
+    report = {"threads": torch.get_num_threads()}
+
+    parts = step_breakdown(args.repeats, args.units)
+    report["step_ms"] = parts
+    step, encoder_ms = parts["whole local-DIM step"], parts["encoder fwd+bwd"]
+    print(f"local-DIM step, batch 64, 32x32, dim32, JSD, {args.units} units ({report['threads']} threads), medians:")
+    for name, ms in parts.items():
+        print(f"  {name:26s} {ms:8.1f} ms")
+    print(f"  throughput: {64 / step * 1000:.0f} images/s")
+    print(f"  step / encoder fwd+bwd = {step / encoder_ms:.2f}x; bounds / step = {parts['bounds fwd+bwd'] / step:.1%}")
+
+    nce = infonce_comparison(args.repeats)
+    report["local_infonce"] = nce
+    print("local InfoNCE, N=64, L=64, 256 units, forward+backward medians:")
+    print(f"  shared negatives {nce['infonce shared (ms)']:.1f} ms vs reference {nce['infonce reference (ms)']:.1f} ms"
+          f" -> {nce['infonce reference (ms)'] / nce['infonce shared (ms)']:.0f}x faster;"
+          f" values {nce['infonce value shared']:.6f} vs {nce['infonce value reference']:.6f}")
+    print(f"  local JSD: dim {nce['jsd dim (ms)']:.1f} ms vs plain masked {nce['jsd plain masked (ms)']:.1f} ms")
+
+    report["peak_rss_gib_batch256"] = peak_memory_gib()
+    print(f"peak resident memory, local DIM at batch 256 (32x32x3, dim32, 256 units): "
+          f"{report['peak_rss_gib_batch256']:.2f} GiB")
+    if not args.skip_prior:
+        report["prior"] = prior_effect(args.prior_epochs)
+        p = report["prior"]
+        print(f"prior matching on the embedded digits ({args.prior_epochs} epochs): sliced-Wasserstein "
+              f"{p['SW gamma=0']:.4f} (gamma=0) -> {p['SW gamma=1']:.4f} (gamma=1), {p['reduction']:.0%} lower")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

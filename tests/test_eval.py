@@ -1,0 +1,126 @@
+"""Evaluation package: probes, k-NN, MI checks, the probe script's outputs and its errors."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dim.errors import DataError
+from eval.knn import knn_predict, knn_reference
+from eval.linear import linear_probe, mlp_probe
+from eval.mi_checks import label_mi_barber_agakov, label_mi_estimate, neural_dependency
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _separable(n=600, classes=4, dim=16, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(classes, size=n)
+    centres = rng.normal(size=(classes, dim)) * 6
+    return (centres[labels] + rng.normal(size=(n, dim))).astype(np.float32), labels
+
+
+def test_linear_probe_separates_and_shuffled_labels_give_chance():
+    x, y = _separable()
+    result = linear_probe(x[:400], y[:400], x[400:], y[400:])
+    assert result["top1"] > 0.98 and result["top5"] == 1.0
+    shuffled = np.random.default_rng(1).permutation(y)
+    chance = linear_probe(x[:400], shuffled[:400], x[400:], shuffled[400:])
+    assert abs(chance["top1"] - 0.25) < 0.12
+
+
+def test_mlp_probe_separates():
+    x, y = _separable()
+    assert mlp_probe(x[:400], y[:400], x[400:], y[400:], epochs=15)["top1"] > 0.95
+
+
+def test_knn_majority_vote_equals_brute_force_reference():
+    rng = np.random.default_rng(0)
+    train_x, test_x = rng.normal(size=(500, 8)), rng.normal(size=(200, 8))
+    train_y = rng.integers(5, size=500)
+    for k in (1, 4, 20):
+        assert np.array_equal(knn_predict(train_x, train_y, test_x, k=k, weighted=False),
+                              knn_reference(train_x, train_y, test_x, k=k))  # fmt: skip
+
+
+def test_knn_weighted_vote_on_separable_features():
+    x, y = _separable()
+    assert (knn_predict(x[:400], y[:400], x[400:], k=20) == y[400:]).mean() > 0.98
+
+
+def test_mi_checks_recover_label_entropy_for_one_hot_code():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(4, size=3000)
+    code = np.eye(4, dtype=np.float32)[labels] + 0.01 * rng.normal(size=(3000, 4)).astype(np.float32)
+    truth = math.log(4)
+    ba = label_mi_barber_agakov(code[:2000], labels[:2000], code[2000:], labels[2000:])
+    assert abs(ba["mi_nats"] - truth) < 0.05
+    mine = label_mi_estimate(code, labels, steps=600, batch_size=256, readout_batch_size=512)
+    assert abs(mine["mi_nats"] - truth) < 0.1 * truth
+
+
+def test_neural_dependency_zero_for_independent_and_positive_for_dependent():
+    rng = np.random.default_rng(0)
+    independent = rng.normal(size=(4000, 4)).astype(np.float32)
+    dependent = independent.copy()
+    dependent[:, 1] = dependent[:, 0] + 0.1 * dependent[:, 1]
+    assert abs(neural_dependency(independent, steps=400)["mi_nats"]) < 0.05
+    assert neural_dependency(dependent, steps=400)["mi_nats"] > 0.5
+
+
+def test_bad_features_raise_one_line_errors():
+    x, y = _separable(n=100)
+    with pytest.raises(DataError, match="labels"):
+        linear_probe(x, y[:50], x, y)
+    bad = x.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(DataError, match="NaN"):
+        knn_predict(bad, y, x)
+
+
+def _npz(tmp_path, labelled=True):
+    from dim.tasks import embedded_digits
+
+    images, labels = embedded_digits()
+    x = np.pad(images[:300], ((0, 0), (0, 0), (2, 2), (2, 2)))
+    arrays = {"x": x, "x_test": x[:100]}
+    if labelled:
+        arrays |= {"y": labels[:300], "y_test": labels[:100]}
+    np.savez(tmp_path / "d.npz", **arrays)
+    return tmp_path / "d.npz"
+
+
+def _probe(tmp_path, *args):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "probe.py"), "data=npz", f"data.root={_npz(tmp_path)}",
+         f"out={tmp_path / 'probe.json'}", f"report_dir={tmp_path / 'report'}", f"cache_dir={tmp_path / 'cache'}",
+         "progress=false", "mi_steps=200", "knn_k=[10,20]", *args],
+        capture_output=True, text=True,
+    )  # fmt: skip
+
+
+def test_probe_script_writes_complete_json_and_report(tmp_path):
+    run = _probe(tmp_path, "encoder=random", "layers=[fc,code]", "protocols=[linear,knn]", "mi_checks=[label]")
+    assert run.returncode == 0, run.stderr
+    payload = json.loads((tmp_path / "probe.json").read_text())
+    assert {"rows", "config", "data_fingerprint", "seconds", "mi_checks"} <= set(payload)
+    for row in payload["rows"]:
+        assert set(row) == {"encoder", "layer", "protocol", "metric", "value"} and math.isfinite(row["value"])
+    protocols = {(r["layer"], r["protocol"]) for r in payload["rows"]}
+    assert {("fc", "linear"), ("code", "knn"), ("code", "mi_label_ba")} <= protocols
+    assert (tmp_path / "report" / "report.md").read_text().count("|") > 10
+    assert (tmp_path / "report" / "accuracy.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("args, message", [
+    (["encoder=missing.pt"], "not found"),
+    (["encoder=random", "layers=[code,nope]"], "unknown layer"),
+])  # fmt: skip
+def test_probe_bad_input_exits_2_without_report(tmp_path, args, message):
+    run = _probe(tmp_path, *args)
+    assert run.returncode == 2 and message in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "probe.json").exists() and not (tmp_path / "report").exists()
