@@ -11,8 +11,8 @@
   dimension's standard deviation) makes the quantity finite and comparable.
 * ``neural_dependency``: DIM's neural dependency measure, KL(p(z) || prod_i p(z_i)), the
   total correlation of the code: a critic separates codes from codes whose dimensions were
-  shuffled independently across the batch, and the held-out DV readout of that critic is
-  the estimate (0 for independent dimensions).
+  shuffled independently across the batch, and the held-out SMILE (clipped DV) readout of
+  that critic is the estimate (0 for independent dimensions).
 Every value is in nats with its bits beside it; warnings and ceilings come from the core.
 """
 
@@ -90,5 +90,7 @@ def neural_dependency(codes, steps: int = 1500, batch_size: int = 256, seed: int
         (-objective).backward()
         optimizer.step()
     with torch.no_grad():
-        value = bounds.dv_bound(positive=critic(test), negative=critic(_shuffle_dimensions(test, generator)))
+        # SMILE's clipped-DV value: the plain DV readout explodes once the critic separates the
+        # two samples (measured: 13-22 nats on 64-d codes); clipping at tau = 5 bounds it
+        value = bounds.smile_bound(positive=critic(test), negative=critic(_shuffle_dimensions(test, generator)))
     return {"mi_nats": float(value), "mi_bits": float(value) / LN2, "ceiling_nats": None}
