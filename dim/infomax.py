@@ -234,9 +234,10 @@ class PriorDiscriminator(nn.Module):
         accuracy = 0.5 * ((logits_real > 0).float().mean() + (logits_fake < 0).float().mean())
         return loss, accuracy
 
-    def generator_loss(self, fake: Tensor) -> Tensor:
-        """Non-saturating generator loss for the encoder: softplus(-D(code))."""
-        return F.softplus(-self(fake)).mean()
+    def generator_loss(self, fake: Tensor, forward=None) -> Tensor:
+        """Non-saturating generator loss for the encoder: softplus(-D(code)). ``forward``: the
+        module to call (e.g. this one wrapped in DDP); default self."""
+        return F.softplus(-(forward or self)(fake)).mean()
 
 
 def sample_prior(prior: str, n: int, dim: int, device=None, generator=None) -> Tensor:

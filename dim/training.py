@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -127,11 +126,6 @@ class DeepInfoMax(nn.Module):
             if weight:
                 total = total + weight * terms[name]
         return total
-
-
-@dataclass
-class StepResult:
-    scalars: dict[str, float]
 
 
 def _config_without(cfg: DictConfig, keys: tuple[str, ...]) -> dict[str, Any]:
@@ -269,7 +263,7 @@ class Trainer:
         code = terms["code"].float()
         if self.discriminator is not None:
             prior_codes = prior_space(code, cfg.prior)
-            generator_loss = F.softplus(-self.forward_discriminator(prior_codes)).mean()  # non-saturating
+            generator_loss = self.discriminator.generator_loss(prior_codes, forward=self.forward_discriminator)
             loss = loss + cfg.gamma * generator_loss
             scalars["loss/prior_generator"] = generator_loss.item()
         optimizer = self.optimizers["model"]
