@@ -221,15 +221,24 @@ def _as_tensor(values: Any, name: str) -> Tensor:
 
 
 def _standardize(values: Tensor, kind: str, train_rows: Tensor) -> Tensor:
-    """Z-score float inputs with the training rows' statistics (per feature for vectors)."""
+    """Z-score float inputs with the training rows' statistics (per feature for vectors).
+
+    A feature that barely varies on the training rows (a pixel that is almost always 0) would
+    turn a single held-out value into an outlier of thousands of standard deviations, and the
+    critic's reading on it into nonsense; so each feature's scale is at least 10% of the
+    features' mean scale, and standardised values are clipped to [-10, 10].
+    """
     if not values.is_floating_point() or kind == "label":
         return values
     train = values[train_rows]
     if kind == "vector":
         flat = train.reshape(train.shape[0], -1)
-        mean, std = flat.mean(0), flat.std(0).clamp_min(1e-8)
-        return ((values.reshape(values.shape[0], -1) - mean) / std).reshape(values.shape)
-    return (values - train.mean()) / train.std().clamp_min(1e-8)
+        mean, std = flat.mean(0), flat.std(0)
+        std = std.clamp_min(max(0.1 * float(std.mean()), 1e-8))
+        scaled = ((values.reshape(values.shape[0], -1) - mean) / std).reshape(values.shape)
+    else:
+        scaled = (values - train.mean()) / train.std().clamp_min(1e-8)
+    return scaled.clamp(-10.0, 10.0)
 
 
 def _split(n: int, fractions: Sequence[float], generator: torch.Generator, fold: int | None, folds: int):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from dim.mi import MIResult
 
-__all__ = ["mi_table", "markdown_table", "save_figure"]
+__all__ = ["mi_table", "markdown_table", "save_figure", "median_ms"]
 
 
 def mi_table(results: Sequence[MIResult], labels: Sequence[str] | None = None) -> str:
@@ -57,3 +58,16 @@ def save_figure(figure, path: str | Path) -> Path:
     plt.close(figure)
     os.replace(tmp, path)
     return path
+
+
+def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` in milliseconds over ``repeats`` calls, after ``warmup``
+    untimed calls (benchmark scripts quote medians measured in one run, never single times)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * sorted(times)[len(times) // 2]

@@ -26,7 +26,7 @@ from eval.knn import knn_predict
 from eval.linear import linear_probe, mlp_probe
 from eval.mi_checks import input_code_mi, label_mi_barber_agakov, label_mi_estimate, neural_dependency
 
-__all__ = ["run_probe", "probe_overrides", "table", "write_report", "PROTOCOLS"]
+__all__ = ["run_probe", "probe_overrides", "feature_sources", "export_features", "table", "write_report", "PROTOCOLS"]
 
 PROTOCOLS = ("linear", "mlp", "knn")
 
@@ -37,8 +37,9 @@ def probe_overrides(argv: list[str]) -> list[str]:
     return ["encoder_path=" + a.split("=", 1)[1] if a.startswith("encoder=") else a for a in argv]
 
 
-def _encoders(cfg: DictConfig) -> dict[str, Any]:
-    """{"trained": module, "random": module, "pixels": "pixels"} as the config asks."""
+def feature_sources(cfg: DictConfig) -> dict[str, Any]:
+    """{"trained": module, "random": module, "pixels": "pixels", "_shape": input shape} as the
+    config asks: ``encoder_path`` (a path, "random" or "pixels"), ``random_spec``, ``baselines``."""
     source = str(cfg.encoder_path)
     if source in ("random", "pixels"):
         spec = dict(cfg.random_spec)
@@ -53,7 +54,7 @@ def _encoders(cfg: DictConfig) -> dict[str, Any]:
     if source == "random":
         return {"random": random, "_shape": random.input_shape}
     chosen = {"trained": trained}
-    if cfg.baselines:
+    if cfg.get("baselines", False):
         chosen.update({"random": random, "pixels": "pixels"})
     chosen["_shape"] = trained.input_shape
     return chosen
@@ -70,7 +71,7 @@ def run_probe(cfg: DictConfig) -> dict[str, Any]:
     bad = [p for p in protocols if p not in PROTOCOLS]
     if bad:
         raise DataError(f"unknown protocol {bad[0]!r}; choose among {', '.join(PROTOCOLS)}")
-    encoders = _encoders(cfg)
+    encoders = feature_sources(cfg)
     shape = encoders.pop("_shape")
     data = load_data(cfg.data, shape, seed=cfg.seed)
     train, test = data.train, data.test
@@ -106,9 +107,10 @@ def run_probe(cfg: DictConfig) -> dict[str, Any]:
                 add(name, layer, "mlp", "top5", result["top5"])
             if "knn" in protocols:
                 for k in cfg.knn_k:
-                    predicted = knn_predict(features[0], train_y, features[1], k=k, temperature=cfg.knn_temperature)
+                    predicted = knn_predict(features[0], train_y, features[1], k=k, temperature=cfg.knn_temperature,
+                                            backend=cfg.knn_backend)
                     add(name, layer, "knn", f"top1_k{k}", (predicted == test_y).mean())
-                majority = knn_predict(features[0], train_y, features[1], k=20, weighted=False)
+                majority = knn_predict(features[0], train_y, features[1], k=20, weighted=False, backend=cfg.knn_backend)
                 add(name, layer, "knn_majority", "top1_k20", (majority == test_y).mean())
             print(f"  {name:8s} {layer:6s} " + "  ".join(f"{r['protocol']}:{r['metric']}={r['value']:.3f}"
                   for r in rows if r["encoder"] == name and r["layer"] == layer), flush=True)  # fmt: skip
@@ -143,6 +145,44 @@ def run_probe(cfg: DictConfig) -> dict[str, Any]:
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "_codes": {name: (feats[1], test_y) for name, feats in code_features.items()},
     }
+
+
+def export_features(cfg: DictConfig) -> dict[str, Any]:
+    """Features of the train and test parts at ``cfg.layers`` written to one ``.npz`` (atomically).
+
+    Keys: ``train_<layer>`` / ``test_<layer>`` (N, D) float32 (``<layer>`` is "input" for
+    ``encoder=pixels``), ``train_labels`` / ``test_labels`` (N,) int64 (-1 where unlabelled).
+    Returns {"path", "arrays": {key: shape}}.
+    """
+    import os
+    import tempfile
+
+    layers = list(cfg.layers)
+    unknown = [layer for layer in layers if layer not in LAYERS]
+    if unknown:
+        raise DataError(f"unknown layer {unknown[0]!r}; choose among {', '.join(LAYERS)}")
+    sources = feature_sources(cfg)
+    shape = sources.pop("_shape")
+    (name, model), = sources.items()
+    data = load_data(cfg.data, shape, seed=cfg.seed)
+    arrays: dict[str, np.ndarray] = {}
+    for split, part in (("train", data.train), ("test", data.test)):
+        for layer in (["input"] if model == "pixels" else layers):
+            arrays[f"{split}_{layer}"] = extract_features(
+                model, part.samples, "code" if layer == "input" else layer, fingerprint=f"{data.fingerprint}:{split}",
+                cache_dir=cfg.cache_dir, progress=cfg.progress)  # fmt: skip
+        arrays[f"{split}_labels"] = part.labels.numpy().astype(np.int64)
+    target = Path(cfg.out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp.npz")
+    os.close(handle)
+    try:
+        np.savez(temporary, **arrays)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return {"path": str(target), "encoder": name, "arrays": {k: list(v.shape) for k, v in arrays.items()}}
 
 
 def table(rows: list[dict[str, Any]]) -> str:

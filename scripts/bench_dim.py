@@ -24,7 +24,6 @@ import json
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -43,17 +42,8 @@ from dim.infomax import (  # noqa: E402
     sample_prior,
     split_positive_negative,
 )
+from dim.report import median_ms  # noqa: E402
 from dim.training import DeepInfoMax  # noqa: E402
-
-
-def median_ms(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * sorted(times)[len(times) // 2]
 
 
 def step_breakdown(repeats: int, units: int) -> dict[str, float]:

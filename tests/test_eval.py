@@ -38,12 +38,13 @@ def test_mlp_probe_separates():
     assert mlp_probe(x[:400], y[:400], x[400:], y[400:], epochs=15)["top1"] > 0.95
 
 
-def test_knn_majority_vote_equals_brute_force_reference():
+@pytest.mark.parametrize("backend", ["faiss", "torch"])
+def test_knn_majority_vote_equals_brute_force_reference(backend):
     rng = np.random.default_rng(0)
     train_x, test_x = rng.normal(size=(500, 8)), rng.normal(size=(200, 8))
     train_y = rng.integers(5, size=500)
     for k in (1, 4, 20):
-        assert np.array_equal(knn_predict(train_x, train_y, test_x, k=k, weighted=False),
+        assert np.array_equal(knn_predict(train_x, train_y, test_x, k=k, weighted=False, backend=backend),
                               knn_reference(train_x, train_y, test_x, k=k))  # fmt: skip
 
 
@@ -124,3 +125,25 @@ def test_probe_bad_input_exits_2_without_report(tmp_path, args, message):
     run = _probe(tmp_path, *args)
     assert run.returncode == 2 and message in run.stderr and len(run.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "probe.json").exists() and not (tmp_path / "report").exists()
+
+
+def test_export_features_writes_named_arrays(tmp_path):
+    from dim.cli import compose
+    from eval.run import export_features, probe_overrides
+
+    out = tmp_path / "features.npz"
+    cfg = compose("export", probe_overrides(["encoder=random", "data=npz", f"data.root={_npz(tmp_path)}",
+                                             "layers=[code,fc]", f"out={out}", "progress=false"]))  # fmt: skip
+    export_features(cfg)
+    with np.load(out) as arrays:
+        assert set(arrays.files) == {"train_code", "train_fc", "train_labels", "test_code", "test_fc", "test_labels"}
+        assert arrays["train_code"].shape == (300, 64) and arrays["test_fc"].shape[0] == 100
+        assert np.isfinite(arrays["train_fc"]).all() and arrays["test_labels"].dtype == np.int64
+
+
+def test_export_features_bad_layer_exits_2_without_file(tmp_path):
+    out = tmp_path / "features.npz"
+    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "export_features.py"), "encoder=random",
+                          "layers=[code,nope]", f"out={out}"], capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 2 and "unknown layer" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert not out.exists() and not list(tmp_path.iterdir())

@@ -94,3 +94,15 @@ def test_adaptive_clip_bounds_the_mi_gradient_norm():
     adaptive_clip_(main, mi, [weight])
     # clipped MI gradient has the main gradient's norm: total = 0.01 + 0.01 per entry
     assert torch.allclose(weight.grad, torch.full((3,), 0.02))
+
+
+def test_standardisation_keeps_rare_features_bounded():
+    """A feature constant on the training rows must not become a 1e6-sigma outlier held out."""
+    from dim.mi import _standardize
+
+    values = torch.randn(200, 5)
+    values[:, 0] = 0.0
+    values[150, 0] = 1.0  # a rare "pixel", on in one held-out row only
+    scaled = _standardize(values, "vector", torch.arange(100))
+    assert scaled.abs().max() <= 10.0
+    assert torch.allclose(scaled[:100, 1:].mean(0), torch.zeros(4), atol=1e-5)
