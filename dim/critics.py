@@ -39,7 +39,7 @@ __all__ = [
 
 Kind = Literal["vector", "image", "sequence", "label"]
 KINDS = ("vector", "image", "sequence", "label")
-CRITICS = ("separable", "bilinear", "concat")
+CRITICS = ("separable", "shared", "bilinear", "concat")
 
 
 def infer_kind(values: Tensor) -> str:
@@ -234,7 +234,8 @@ def make_critic(
 ) -> nn.Module:
     """Build a critic for batches shaped like ``x`` and ``y``.
 
-    critic: "separable", "bilinear", "concat", or a user ``nn.Module`` mapping
+    critic: "separable", "shared" (separable with f = g, for x and y of one kind and shape:
+    twice the data for one network), "bilinear", "concat", or a user ``nn.Module`` mapping
     (x (N, ...), y (M, ...)) -> (N, M), returned as is. x_kind / y_kind: see ``KINDS``;
     inferred with :func:`infer_kind` when None. hidden: width of the sub-networks;
     embedding_dim: width of f(x) and g(y) for separable/bilinear critics.
@@ -250,6 +251,12 @@ def make_critic(
         f = _Flatten2d() if x_kind == "vector" else default_network(x_kind, x, hidden, hidden, x_classes)
         g = _Flatten2d() if y_kind == "vector" else default_network(y_kind, y, hidden, hidden, y_classes)
         return ConcatCritic(f, g, _feature_dim(f, x), _feature_dim(g, y), hidden=hidden, layers=layers)
+    if critic == "shared":  # separable, one network for both sides: f = g
+        if x_kind != y_kind or x.shape[1:] != y.shape[1:]:
+            raise ValueError(f"critic='shared' needs x and y of one kind and shape, got {x_kind} "
+                             f"{tuple(x.shape[1:])} and {y_kind} {tuple(y.shape[1:])}; use 'separable'")  # fmt: skip
+        f = default_network(x_kind, x, embedding_dim, hidden, x_classes)
+        return SeparableCritic(f, f, embedding_dim)
     f = default_network(x_kind, x, embedding_dim, hidden, x_classes)
     g = default_network(y_kind, y, embedding_dim, hidden, y_classes)
     if critic == "bilinear":

@@ -123,7 +123,7 @@ def gather_across_ranks(values: Tensor) -> Tensor:
 
 
 def infomax_scores(queries: Tensor, keys: Tensor, locations: int | None = None, generator=None) -> Tensor:
-    """S (N, Q, N, L') = queries (N, Q, U) . keys (N, U, L), as one matmul.
+    """S (N, Q, N, L') = queries (N, Q, U) . keys (N, U, L), as one matmul, in float32.
 
     locations: score a random subset of L' of the L locations (the same subset for every
     image), or all when None. Scores are divided by sqrt(U) to keep them O(1) at any width.
@@ -132,8 +132,10 @@ def infomax_scores(queries: Tensor, keys: Tensor, locations: int | None = None, 
         chosen = torch.randperm(keys.shape[2], generator=generator, device="cpu")[:locations].to(keys.device)
         keys = keys[:, :, chosen]
     n, q, u = queries.shape
-    scores = torch.einsum("iqu,jul->iqjl", queries, keys) / math.sqrt(u)
-    return scores
+    # float32 even under autocast: float16 scores overflow (> 65504) once an unbounded head
+    # such as DV lets them drift, and the bounds need them exact anyway
+    with torch.autocast(queries.device.type, enabled=False):
+        return torch.einsum("iqu,jul->iqjl", queries.float(), keys.float()) / math.sqrt(u)
 
 
 def split_positive_negative(scores: Tensor) -> tuple[Tensor, Tensor]:

@@ -177,7 +177,9 @@ class Trainer:
         if self.probe is not None:
             self.optimizers["probe"] = torch.optim.Adam(self.probe.parameters(), lr=cfg.probe.lr)
         self.use_amp = bool(cfg.amp) and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        # bfloat16 where the GPU has it (float32's range: no loss scaling); else float16 + GradScaler
+        self.amp_dtype = torch.bfloat16 if self.use_amp and torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
         self.data_generator = torch.Generator().manual_seed(cfg.seed)  # augmentation and prior samples
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         # under torchrun: gradients averaged by DDP; negatives gathered in DeepInfoMax.forward
@@ -254,28 +256,27 @@ class Trainer:
         view_a = view_a.to(self.device, non_blocking=True)
         view_b = None if view_b is None else view_b.to(self.device, non_blocking=True)
         self.model.train()
-        with torch.autocast(self.device.type, dtype=torch.bfloat16 if self.device.type == "cpu" else torch.float16,
-                            enabled=self.use_amp):  # fmt: skip
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
             terms = self.forward_model(view_a, view_b)
         objective = self.model.objective(terms)
         loss = -objective + cfg.score_penalty * terms["score_penalty"]
-        scalars = {"loss/total": 0.0}
+        scalars: dict[str, Tensor] = {}  # detached; one device sync for all of them at the end
         code = terms["code"].float()
         if self.discriminator is not None:
             prior_codes = prior_space(code, cfg.prior)
             generator_loss = self.discriminator.generator_loss(prior_codes, forward=self.forward_discriminator)
             loss = loss + cfg.gamma * generator_loss
-            scalars["loss/prior_generator"] = generator_loss.item()
+            scalars["loss/prior_generator"] = generator_loss.detach()
         optimizer = self.optimizers["model"]
         optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(optimizer)
         self.scaler.update()
-        scalars["loss/total"] = loss.item()
+        scalars["loss/total"] = loss.detach()
         for name in ("global", "local", "local_local"):
             if name in terms:
-                scalars[f"objective/{name}"] = terms[name].item()
-                scalars[f"mi_nats/{name}"] = terms[f"{name}_nats"].item()
+                scalars[f"objective/{name}"] = terms[name].detach()
+                scalars[f"mi_nats/{name}"] = terms[f"{name}_nats"].detach()
 
         if self.discriminator is not None:  # the adversary's own update, on detached codes
             real = sample_prior(cfg.prior, code.shape[0], code.shape[1], generator=self.data_generator).to(self.device)
@@ -285,7 +286,7 @@ class Trainer:
             d_optimizer.zero_grad(set_to_none=True)
             d_loss.backward()
             d_optimizer.step()
-            scalars["discriminator/loss"], scalars["discriminator/accuracy"] = d_loss.item(), accuracy.item()
+            scalars["discriminator/loss"], scalars["discriminator/accuracy"] = d_loss.detach(), accuracy.detach()
 
         labelled = labels >= 0
         if self.probe is not None and labelled.any():  # online linear probe on the detached code
@@ -295,11 +296,12 @@ class Trainer:
             self.optimizers["probe"].zero_grad(set_to_none=True)
             probe_loss.backward()
             self.optimizers["probe"].step()
-            scalars["probe/train_accuracy"] = (logits.argmax(1) == target).float().mean().item()
-        for key, value in scalars.items():
+            scalars["probe/train_accuracy"] = (logits.argmax(1) == target).float().mean()
+        values = dict(zip(scalars, torch.stack([v.float() for v in scalars.values()]).tolist()))
+        for key, value in values.items():
             if not math.isfinite(value):
                 raise DimError(f"non-finite {key} at step {self.step}; lower trainer.lr or use estimator=jsd")
-        return scalars
+        return values
 
     @torch.no_grad()
     def probe_accuracy(self) -> float | None:

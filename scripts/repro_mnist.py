@@ -9,7 +9,8 @@
 - seq16: A a noisy sequence with one peak of amplitude H/17, B one with two peaks H/34 apart,
   H ~ U{1..16}: I(A; B) = 4 bits; seq16-independent: B uses its own H, I = 0.
 Each estimate is the held-out reading of dim's SMILE estimator with the default critic for
-the input kind (small convnet for images, 1-D convnet for sequences, MLP for values).
+the input kind (small convnet for images, MLP for values); the sequence pairs use one 1-D
+convnet for both sides (critic="shared") and up to 8,000 steps. 20,000 pairs by default.
 Writes results/mnist.{json,md}.
 """
 
@@ -41,12 +42,16 @@ EXPERIMENTS = {
 # vector defaults, since each step costs a convnet pass
 SETTINGS = {"batch_size": 128, "lr": 1e-3, "hidden": 128, "embedding_dim": 32, "patience": 10,
             "steps": 3000, "readout_batch_size": 1024}  # fmt: skip
+# the sequence pair: one 1-D convnet for both sides (critic="shared") and a longer budget; with
+# separate networks it stalls at 3.4 bits (3,000 steps) and 3.6 bits (8,000 steps)
+SEQUENCE_SETTINGS = {**SETTINGS, "critic": "shared", "steps": 8000, "patience": 20,
+                     "x_kind": "sequence", "y_kind": "sequence"}  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--experiments", default=",".join(EXPERIMENTS))
-    parser.add_argument("--pairs", type=int, default=8000)
+    parser.add_argument("--pairs", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(ROOT / "results" / "mnist"))
     parser.add_argument("--no-save", action="store_true", help="print only")
@@ -59,8 +64,8 @@ def main() -> None:
     rows, results = [], []
     for name in names:
         a, b, truth = EXPERIMENTS[name](args.pairs, args.seed)
-        kinds = {"x_kind": "sequence", "y_kind": "sequence"} if name.startswith("seq") else {}
-        result = estimate_mi(a, b, seed=args.seed, progress=True, **kinds, **SETTINGS)
+        settings = SEQUENCE_SETTINGS if name.startswith("seq") else SETTINGS
+        result = estimate_mi(a, b, seed=args.seed, progress=True, **settings)
         results.append(result)
         truth_bits = truth / math.log(2)
         rows.append({"experiment": name, "true_bits": truth_bits, "bits": result.mi_bits, "ci_bits": list(result.ci_bits),
@@ -76,7 +81,8 @@ def main() -> None:
     print(table)
     if not args.no_save:
         out = Path(args.out)
-        write_json_atomic(out.with_suffix(".json"), {"pairs": args.pairs, "seed": args.seed, "settings": SETTINGS, "rows": rows})
+        write_json_atomic(out.with_suffix(".json"), {"pairs": args.pairs, "seed": args.seed, "settings": SETTINGS,
+                                                   "sequence_settings": SEQUENCE_SETTINGS, "rows": rows})
         out.with_suffix(".md").write_text(table + "\n")
 
 

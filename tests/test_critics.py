@@ -55,3 +55,11 @@ def test_user_module_is_used_as_is():
 
     dot = Dot()
     assert make_critic(torch.randn(2, 2), torch.randn(2, 2), dot) is dot
+
+
+def test_shared_critic_uses_one_network_and_refuses_mismatched_sides():
+    x, y = torch.randn(8, 3, 16), torch.randn(8, 3, 16)
+    critic = make_critic(x, y, "shared", x_kind="sequence", y_kind="sequence")
+    assert critic.f is critic.g and critic(x, y).shape == (8, 8)
+    with pytest.raises(ValueError, match="one kind and shape"):
+        make_critic(torch.randn(8, 4), torch.randn(8, 5), "shared")
