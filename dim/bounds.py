@@ -40,6 +40,7 @@ __all__ = [
     "infonce_bound",
     "infonce_shared_negatives",
     "jsd_objective",
+    "jsd_objective_pooled",
     "log_mean_exp",
     "mine_bound",
     "nwj_bound",
@@ -150,6 +151,25 @@ def jsd_objective(
     """
     positive, negative = _resolve(scores, positive, negative)
     return -F.softplus(-positive).mean() - F.softplus(negative).mean()
+
+
+def jsd_objective_pooled(positive: Tensor, pool: Tensor) -> Tensor:
+    """:func:`jsd_objective` when the negatives are every entry of ``pool`` except the positives.
+
+    positive (P,): scores that are also entries of ``pool`` (any shape); the negatives are the
+    other ``pool.numel() - P`` entries. Uses softplus(-t) = softplus(t) - t and
+    E_q[softplus(T)] = (sum_pool softplus - sum_positive softplus) / #negatives, so the pool is
+    read once and never gathered into a separate negatives tensor (the local DIM case, where
+    the pool holds N x N x L scores and only N x L are positives). Same value as
+    ``jsd_objective(positive=positive, negative=<pool without the positives>)``.
+    """
+    positive, pool = _as_float32(positive).reshape(-1), _as_float32(pool)
+    negatives = pool.numel() - positive.numel()
+    if negatives <= 0:
+        raise ValueError("the pool must hold more entries than the positives")
+    softplus_positive = F.softplus(positive)
+    negative_mean = (F.softplus(pool).sum() - softplus_positive.sum()) / negatives
+    return (positive - softplus_positive).mean() - negative_mean
 
 
 @torch.autocast("cuda", enabled=False)

@@ -155,11 +155,11 @@ def infomax_bound(
     jsd, dv, nwj, smile, mine: every positive against the pool of all negatives (flattened);
     infonce: each positive against the (N - 1) L negatives of its query, shared.
     """
+    if head == "jsd":  # no gather of the negatives: every score that is not a positive is one
+        return bounds.jsd_objective_pooled(scores.diagonal(dim1=0, dim2=2), scores)
     positive, negative = split_positive_negative(scores)
     if head == "infonce":
         return bounds.infonce_shared_negatives(positive, negative)
-    if head == "jsd":
-        return bounds.jsd_objective(positive=positive, negative=negative)
     if head == "dv":
         return bounds.dv_bound(positive=positive, negative=negative)
     if head == "nwj":

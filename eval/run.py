@@ -60,17 +60,20 @@ def feature_sources(cfg: DictConfig) -> dict[str, Any]:
     return chosen
 
 
+def _choices(values, allowed: tuple[str, ...], what: str) -> list[str]:
+    """``values`` as a list, or a one-line error naming the first one not in ``allowed``."""
+    chosen = list(values)
+    unknown = [v for v in chosen if v not in allowed]
+    if unknown:
+        raise DataError(f"unknown {what} {unknown[0]!r}; choose among {', '.join(allowed)}")
+    return chosen
+
+
 def run_probe(cfg: DictConfig) -> dict[str, Any]:
     """Run every protocol on every layer of every encoder; returns the probe.json payload."""
     start = time.perf_counter()
-    layers = list(cfg.layers)
-    unknown = [layer for layer in layers if layer not in LAYERS]
-    if unknown:
-        raise DataError(f"unknown layer {unknown[0]!r}; choose among {', '.join(LAYERS)}")
-    protocols = list(cfg.protocols)
-    bad = [p for p in protocols if p not in PROTOCOLS]
-    if bad:
-        raise DataError(f"unknown protocol {bad[0]!r}; choose among {', '.join(PROTOCOLS)}")
+    layers = _choices(cfg.layers, LAYERS, "layer")
+    protocols = _choices(cfg.protocols, PROTOCOLS, "protocol")
     encoders = feature_sources(cfg)
     shape = encoders.pop("_shape")
     data = load_data(cfg.data, shape, seed=cfg.seed)
@@ -157,10 +160,7 @@ def export_features(cfg: DictConfig) -> dict[str, Any]:
     import os
     import tempfile
 
-    layers = list(cfg.layers)
-    unknown = [layer for layer in layers if layer not in LAYERS]
-    if unknown:
-        raise DataError(f"unknown layer {unknown[0]!r}; choose among {', '.join(LAYERS)}")
+    layers = _choices(cfg.layers, LAYERS, "layer")
     sources = feature_sources(cfg)
     shape = sources.pop("_shape")
     (name, model), = sources.items()

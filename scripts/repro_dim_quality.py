@@ -29,8 +29,7 @@ from dim.checkpoint import load_encoder  # noqa: E402
 from dim.cli import compose  # noqa: E402
 from dim.data import embedded_digits_split  # noqa: E402
 from dim.encoders import encoder_from_spec  # noqa: E402
-from dim.io import write_json_atomic, write_text_atomic  # noqa: E402
-from dim.report import markdown_table  # noqa: E402
+from dim.report import markdown_table, write_results  # noqa: E402
 from dim.training import train  # noqa: E402
 from eval.features import extract_features  # noqa: E402
 from eval.linear import linear_probe  # noqa: E402
@@ -90,11 +89,8 @@ def main() -> None:
     header = (f"Embedded digits, fixed 4,000 / 1,000 split, {args.epochs} epochs per run, seeds {args.seeds}, "
               f"device {device}; command: `python scripts/repro_dim_quality.py --seeds {args.seeds} "
               f"--epochs {args.epochs}`\n\n")  # fmt: skip
-    write_text_atomic(Path(args.out).with_suffix(".md"), header + table + "\n")
-    write_json_atomic(Path(args.out).with_suffix(".json"), {
-        "seeds": seeds, "epochs": args.epochs, "device": device, "scores": scores,
-        "train_seconds": seconds})  # fmt: skip
-
+    write_results(args.out, {"seeds": seeds, "epochs": args.epochs, "device": device, "scores": scores,
+                             "train_seconds": seconds}, header + table)  # fmt: skip
 
 if __name__ == "__main__":
     main()

@@ -16,10 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dim.io import write_json_atomic  # noqa: E402
-from dim.ksg import ksg_mi  # noqa: E402
-from dim.mi import estimate_mi  # noqa: E402
-from dim.report import markdown_table, save_figure  # noqa: E402
+from dim.report import markdown_table, save_figure, smile_and_ksg, write_results  # noqa: E402
 from dim.tasks import ADDITIVE_NOISE_FUNCTIONS, additive_noise_mi, sample_additive_noise  # noqa: E402
 
 
@@ -37,11 +34,9 @@ def main() -> None:
         for sigma in sigmas:
             x, y = sample_additive_noise(args.n, function, sigma, seed=args.seed)
             truth = additive_noise_mi(function, sigma)
-            result = estimate_mi(x, y, seed=args.seed)
-            ksg = ksg_mi(x, y, k=3)
-            rows.append({"f": function, "sigma": sigma, "true": truth, "dim_smile": result.mi_nats,
-                         "ci": list(result.ci_nats), "ksg": ksg})  # fmt: skip
-            print(f"f={function} sigma={sigma} true={truth:.3f} smile={result.mi_nats:.3f} ksg={ksg:.3f}", flush=True)
+            rows.append({"f": function, "sigma": sigma, "true": truth, **smile_and_ksg(x, y, seed=args.seed)})
+            print(f"f={function} sigma={sigma} true={truth:.3f} smile={rows[-1]['dim_smile']:.3f} "
+                  f"ksg={rows[-1]['ksg']:.3f}", flush=True)  # fmt: skip
 
     table = markdown_table(
         ["f", "sigma", "true (nats)", "dim SMILE", "95% CI", "KSG", "SMILE error"],
@@ -50,8 +45,7 @@ def main() -> None:
     )  # fmt: skip
     print(table)
     out = Path(args.out)
-    write_json_atomic(out.with_suffix(".json"), {"n": args.n, "seed": args.seed, "rows": rows})
-    out.with_suffix(".md").write_text(table + "\n")
+    write_results(out, {"n": args.n, "seed": args.seed, "rows": rows}, table)
 
     import matplotlib
 

@@ -17,10 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dim.io import write_json_atomic  # noqa: E402
-from dim.ksg import ksg_mi  # noqa: E402
-from dim.mi import estimate_mi  # noqa: E402
-from dim.report import markdown_table, save_figure  # noqa: E402
+from dim.report import markdown_table, save_figure, smile_and_ksg, write_results  # noqa: E402
 from dim.tasks import gaussian_mi, sample_correlated_gaussians  # noqa: E402
 
 
@@ -40,11 +37,9 @@ def main() -> None:
         for rho in rhos:
             x, y = sample_correlated_gaussians(args.n, d, rho, seed=args.seed)
             truth = gaussian_mi(rho, d)
-            result = estimate_mi(x, y, seed=args.seed)
-            ksg = ksg_mi(x, y, k=3)
-            rows.append({"dim": d, "rho": rho, "true": truth, "dim_smile": result.mi_nats,
-                         "ci": list(result.ci_nats), "ksg": ksg, "seconds": result.seconds})  # fmt: skip
-            print(f"d={d} rho={rho:+.2f} true={truth:.3f} smile={result.mi_nats:.3f} ksg={ksg:.3f}", flush=True)
+            rows.append({"dim": d, "rho": rho, "true": truth, **smile_and_ksg(x, y, seed=args.seed)})
+            print(f"d={d} rho={rho:+.2f} true={truth:.3f} smile={rows[-1]['dim_smile']:.3f} ksg={rows[-1]['ksg']:.3f}",
+                  flush=True)  # fmt: skip
 
     table = markdown_table(
         ["d", "rho", "true (nats)", "dim SMILE", "95% CI", "KSG", "SMILE error", "KSG error"],
@@ -53,8 +48,7 @@ def main() -> None:
     )  # fmt: skip
     print(table)
     out = Path(args.out)
-    write_json_atomic(out.with_suffix(".json"), {"n": args.n, "seed": args.seed, "rows": rows})
-    out.with_suffix(".md").write_text(table + "\n")
+    write_results(out, {"n": args.n, "seed": args.seed, "rows": rows}, table)
 
     import matplotlib
 

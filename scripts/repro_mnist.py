@@ -25,9 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dim.cli import one_line_errors  # noqa: E402
-from dim.io import write_json_atomic  # noqa: E402
 from dim.mi import estimate_mi  # noqa: E402
-from dim.report import markdown_table, mi_table  # noqa: E402
+from dim.report import markdown_table, mi_table, write_results  # noqa: E402
 from dim.tasks import mnist_image_pairs, mnist_image_value_pairs, peak_sequence_pairs  # noqa: E402
 
 FOUR, EIGHT = (4, 5, 8, 9), (0, 2, 3, 7, 4, 5, 8, 9)
@@ -81,9 +80,8 @@ def main() -> None:
     print(table)
     if not args.no_save:
         out = Path(args.out)
-        write_json_atomic(out.with_suffix(".json"), {"pairs": args.pairs, "seed": args.seed, "settings": SETTINGS,
-                                                   "sequence_settings": SEQUENCE_SETTINGS, "rows": rows})
-        out.with_suffix(".md").write_text(table + "\n")
+        write_results(out, {"pairs": args.pairs, "seed": args.seed, "settings": SETTINGS,
+                            "sequence_settings": SEQUENCE_SETTINGS, "rows": rows}, table)  # fmt: skip
 
 
 if __name__ == "__main__":

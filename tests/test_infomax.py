@@ -20,6 +20,7 @@ from dim.infomax import (
     local_infonce_reference,
     sample_prior,
     sliced_wasserstein,
+    split_positive_negative,
 )
 from dim.tasks import embedded_digits
 from dim.training import DeepInfoMax, Trainer, train
@@ -163,3 +164,13 @@ def test_every_preset_composes(preset):
     assert cfg.trainer.lr == 1e-4 and cfg.trainer.batch_size == 64 and cfg.objective.units == 2048
     weights = (cfg.objective.alpha, cfg.objective.beta, cfg.objective.gamma)
     assert weights == ((1.0, 0.0, 1.0) if "global" in preset else (0.0, 1.0, 0.1))
+
+
+def test_pooled_local_jsd_equals_split_form_in_value_and_gradient():
+    scores = (3 * torch.randn(6, 2, 6, 5)).requires_grad_()
+    positive, negative = split_positive_negative(scores)
+    reference = bounds.jsd_objective(positive=positive, negative=negative)
+    (grad_reference,) = torch.autograd.grad(reference, scores)
+    pooled = infomax_bound(scores, "jsd")
+    (grad_pooled,) = torch.autograd.grad(pooled, scores)
+    assert torch.allclose(pooled, reference, atol=1e-6) and torch.allclose(grad_pooled, grad_reference, atol=1e-7)
