@@ -2,7 +2,10 @@
 
 ``estimate_mi`` splits the pairs three ways: the critic trains on one part, early stopping
 watches a second, and the reported estimate and its interval come from a third part that
-neither ever saw. The readout scores the held-out rows in blocks of ``readout_batch_size``
+neither ever saw. The critic read out is the best, on the validation part, of the trained
+critic shrunk towards the constant critic (``calibrate``; the constant critic's bound is 0,
+so independent variables read 0 rather than the negative gap of an over-fitted critic).
+The readout scores the held-out rows in blocks of ``readout_batch_size``
 (every other row of its block is a negative), and the 95% interval is a bootstrap over the
 held-out rows. That interval covers the sampling noise of the readout only: not the gap
 between the bound and the true MI, nor the spread from seed to seed (use ``seeds=r`` or
@@ -34,8 +37,10 @@ __all__ = [
     "MIResult",
     "MutualInformation",
     "adaptive_clip_",
+    "calibrate_scale",
     "estimate_mi",
     "resolve_device",
+    "scaled_scores",
 ]
 
 # estimator -> default readout (the bound whose held-out value is reported)
@@ -177,6 +182,7 @@ class MIResult:
     rows: dict[str, int]
     steps: int
     best_step: int
+    critic_scale: float
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -290,6 +296,36 @@ def _bootstrap(readout: str, positive: Tensor, negative: Tensor, clip: float, dr
     return np.asarray(values)
 
 
+CALIBRATION_SCALES = tuple(i / 20 for i in range(21))  # 0, 0.05, ..., 1
+
+
+def scaled_scores(scores: Tensor, scale: float, readout: str) -> Tensor:
+    """The critic shrunk towards the constant critic whose bound is exactly 0:
+    T_s = s T for DV, SMILE and InfoNCE; T_s = 1 + s (T - 1) for NWJ (whose constant optimum is
+    T = 1). s = 1 is the trained critic, s = 0 the constant one."""
+    return 1.0 + scale * (scores - 1.0) if readout == "nwj" else scale * scores
+
+
+def calibrate_scale(readout: str, positive: Tensor, negative: Tensor, clip: float,
+                    seed: int = 0) -> tuple[float, float]:  # fmt: skip
+    """(s, value): the s in ``CALIBRATION_SCALES`` whose shrunk critic reads highest on these
+    (validation) scores, unless that reading is within two bootstrap standard errors of 0, in
+    which case the constant critic (s = 0, value 0) is kept: no evidence of dependence. Under
+    independence every non-constant critic reads below 0 in expectation (DV: E[T] - log E[e^T]
+    <= 0 by Jensen), so the estimate is 0 rather than a negative number."""
+    values = [readout_value(readout, scaled_scores(positive, s, readout), scaled_scores(negative, s, readout),
+                            clip).item() for s in CALIBRATION_SCALES]  # fmt: skip
+    best = int(np.argmax(values))
+    scale = CALIBRATION_SCALES[best]
+    if scale == 0.0:
+        return 0.0, 0.0
+    replicates = _bootstrap(readout, scaled_scores(positive, scale, readout), scaled_scores(negative, scale, readout),
+                            clip, draws=50, seed=seed)  # fmt: skip
+    if values[best] < 2.0 * float(replicates.std()):
+        return 0.0, 0.0
+    return scale, values[best]
+
+
 def _objective_for(estimator: str, clip: float, mine_alpha: float) -> MutualInformation:
     return MutualInformation(nn.Identity(), estimator, clip=clip, mine_alpha=mine_alpha)
 
@@ -323,6 +359,7 @@ def _fit_once(
     bootstrap: int,
     clip: float,
     mine_alpha: float,
+    calibrate: bool,
     seed: int,
     device: torch.device,
     amp: bool,
@@ -399,12 +436,18 @@ def _fit_once(
     if best_state is not None:
         model.load_state_dict(best_state)
 
+    scale = 1.0
+    if calibrate:
+        scale, best_value = calibrate_scale(readout, *evaluate(val_rows, val_block)[:2], clip, seed)
     test_block = min(readout_batch_size, len(test_rows))
     positive, negative, block = evaluate(test_rows, test_block)
+    positive, negative = scaled_scores(positive, scale, readout), scaled_scores(negative, scale, readout)
     mi = readout_value(readout, positive, negative, clip).item()
     replicates = _bootstrap(readout, positive, negative, clip, bootstrap, seed)
     train_sample = train_rows[: len(test_rows)]
-    train_mi = readout_value(readout, *evaluate(train_sample, test_block)[:2], clip).item()
+    train_positive, train_negative, _ = evaluate(train_sample, test_block)
+    train_mi = readout_value(readout, scaled_scores(train_positive, scale, readout),
+                             scaled_scores(train_negative, scale, readout), clip).item()  # fmt: skip
     result = MIResult(
         estimator=estimator,
         readout=readout,
@@ -418,6 +461,7 @@ def _fit_once(
         rows={"train": len(train_rows), "val": len(val_rows), "test": len(test_rows) // block * block},
         steps=step,
         best_step=best_step,
+        critic_scale=scale,
         seconds=time.perf_counter() - start,
         history=history,
     )
@@ -439,6 +483,11 @@ def _warnings(result: MIResult) -> list[str]:
             f"the estimate {result.mi_nats:.2f} nats is within 1 nat of the {result.readout} ceiling "
             f"log {result.readout_batch_size} = {result.ceiling_nats:.2f}; the true MI may be much higher "
             "(raise readout_batch_size, or use a DV/NWJ/SMILE readout)"
+        )
+    if result.critic_scale == 0.0:
+        out.append(
+            "no trained critic read significantly above the constant critic (0 nats) on the validation part: "
+            "no evidence of dependence at this sample size; the estimate is 0"
         )
     trust = math.log(result.negatives_per_positive) - 1.0
     if result.mi_nats > trust:
@@ -477,6 +526,7 @@ def estimate_mi(
     bootstrap: int = 200,
     clip: float = 5.0,
     mine_alpha: float = 0.01,
+    calibrate: bool = True,
     folds: int | None = None,
     seeds: int = 1,
     seed: int = 0,
@@ -504,6 +554,10 @@ def estimate_mi(
             against the B - 1 other rows of its block (InfoNCE's ceiling is log B).
         bootstrap: number of bootstrap draws over held-out rows for the 95% interval.
         clip: SMILE's tau. mine_alpha: MINE's moving-average rate.
+        calibrate: read out the best of the shrunk critics s T, s in {0, 0.05, ..., 1}
+            (:func:`scaled_scores`), s chosen on the validation part (``critic_scale`` in the
+            result). s = 0 is the constant critic, whose bound is exactly 0: without it, the
+            held-out bound of any non-constant critic on independent data is below 0.
         folds: k-fold: each fold is the held-out part once; the estimate is their mean.
         seeds: repeat with ``seeds`` different seeds (initialisation and split).
         device: "cpu", "cuda", ...; default CUDA when available. amp: mixed precision for
@@ -546,7 +600,8 @@ def estimate_mi(
                 weight_decay=weight_decay, hidden=hidden, embedding_dim=embedding_dim,
                 critic_layers=critic_layers, eval_every=eval_every,
                 patience=patience, readout_batch_size=readout_batch_size, bootstrap=bootstrap, clip=clip,
-                mine_alpha=mine_alpha, seed=run_seed, device=dev, amp=amp, progress=progress,
+                mine_alpha=mine_alpha, calibrate=calibrate, seed=run_seed, device=dev, amp=amp,
+                progress=progress,
             )  # fmt: skip
             results.append(result)
             replicate_sets.append(replicates)
@@ -576,6 +631,7 @@ def _aggregate(results: list[MIResult], replicate_sets: list[np.ndarray]) -> MIR
         rows={k: sum(r.rows[k] for r in results) for k in first.rows},
         steps=sum(r.steps for r in results),
         best_step=first.best_step,
+        critic_scale=float(np.mean([r.critic_scale for r in results])),
         seconds=sum(r.seconds for r in results),
         history=first.history,
         spread_nats=float(values.std(ddof=1)),

@@ -30,7 +30,7 @@ def main(argv: list[str]) -> MIResult:
         x_kind=cfg.x_kind, y_kind=cfg.y_kind, batch_size=t.batch_size, steps=t.steps, lr=t.lr,
         weight_decay=t.weight_decay, hidden=t.hidden, embedding_dim=t.embedding_dim,
         eval_every=t.eval_every, patience=t.patience, split=tuple(t.split),
-        readout_batch_size=t.readout_batch_size, bootstrap=t.bootstrap,
+        readout_batch_size=t.readout_batch_size, bootstrap=t.bootstrap, calibrate=t.calibrate,
         folds=cfg.folds, seeds=cfg.seeds, seed=cfg.seed, device=cfg.device, amp=cfg.amp,
         progress=cfg.progress,
     )  # fmt: skip

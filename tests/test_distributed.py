@@ -63,3 +63,29 @@ def test_two_ranks_equal_one_process_at_double_batch():
         assert torch.allclose(torch.from_numpy(loss), single_loss, atol=1e-5)
         for g, s in zip(grads, single_grads):
             assert torch.allclose(torch.from_numpy(g), s, atol=1e-5, rtol=1e-4)
+
+
+def test_torchrun_trains_two_cpu_ranks_end_to_end(tmp_path):
+    """scripts/train.py under torchrun (gloo): each rank takes its share of every batch, rank 0
+    writes the checkpoint and the encoder once."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from dim.checkpoint import load_checkpoint, load_encoder
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.random((96, 1, 32, 32), dtype=np.float32), y=rng.integers(3, size=96))
+    run = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
+         os.path.join(root, "scripts", "train.py"), "data=npz", f"data.root={tmp_path / 'd.npz'}",
+         "trainer.epochs=1", "trainer.batch_size=8", "trainer.progress=false", "objective.units=32",
+         f"out_dir={tmp_path / 'run'}"],
+        capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert state["step"] == (96 - 96 // 5) // (8 * 2)  # one epoch of the training part, B = 8 per rank
+    assert load_encoder(tmp_path / "run" / "encoder.pt").code_dim == 64

@@ -28,8 +28,22 @@ def test_short_training_recovers_known_mi():
 def test_independent_variables_read_near_zero():
     rng = np.random.default_rng(0)
     result = estimate_mi(rng.standard_normal((2000, 5)), rng.standard_normal((2000, 5)), **FAST)
-    assert abs(result.mi_nats) < 0.05
-    assert result.ci_nats[0] <= 0.0 <= result.ci_nats[1] + 0.02
+    assert abs(result.mi_nats) < 0.02
+    assert result.ci_nats[0] <= 0.0 <= result.ci_nats[1]
+    uncalibrated = estimate_mi(rng.standard_normal((2000, 5)), rng.standard_normal((2000, 5)), calibrate=False, **FAST)
+    assert uncalibrated.critic_scale == 1.0 and uncalibrated.mi_nats < 0.02
+
+
+def test_calibration_keeps_the_constant_critic_without_evidence_and_shrinks_otherwise():
+    from dim.mi import calibrate_scale, scaled_scores
+
+    generator = torch.Generator().manual_seed(0)
+    noise = torch.randn(2000, generator=generator), torch.randn(2000, 50, generator=generator)
+    assert calibrate_scale("dv", *noise, clip=5.0) == (0.0, 0.0)  # independent: the constant critic
+    positive, negative = 2.0 + torch.randn(2000, generator=generator), torch.randn(2000, 50, generator=generator)
+    scale, value = calibrate_scale("dv", 3 * positive, 3 * negative, clip=5.0)  # over-confident x3
+    assert 0.5 < scale < 0.8 and value > 0  # the log-ratio of N(2,1) to N(0,1) is 2t - 2: s = 2/3
+    assert torch.allclose(scaled_scores(torch.tensor([3.0]), 0.0, "nwj"), torch.tensor([1.0]))
 
 
 def test_infonce_reports_its_ceiling_and_warns_near_it():
