@@ -8,7 +8,6 @@ encoder's ``spec`` and weights, so :func:`load_encoder` rebuilds it in one line.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +16,16 @@ from torch import nn
 
 from dim.encoders import encoder_from_spec
 from dim.errors import DimError
+from dim.io import atomic_path
 
 __all__ = ["save_atomic", "load_checkpoint", "save_encoder", "load_encoder"]
 
 
 def save_atomic(payload: Any, path: str | os.PathLike) -> Path:
     """torch.save to a temporary file in the same directory, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    with atomic_path(path) as temporary:
+        torch.save(payload, temporary)
+    return Path(path)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from dim.errors import DataError
 
-__all__ = ["load_array", "write_json_atomic", "write_text_atomic"]
+__all__ = ["load_array", "atomic_path", "write_json_atomic", "write_text_atomic"]
 
 SUFFIXES = (".npy", ".npz", ".csv")
 
@@ -68,19 +69,27 @@ def _load_csv(path: Path) -> np.ndarray:
         raise DataError(f"{path}: not all values are numbers ({error}); clean the file first") from None
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write text to a temporary file beside ``path``, then rename it into place."""
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` to write to; on success it is renamed over
+    ``path``, on any error it is removed, so ``path`` is never half-written. The temporary
+    name keeps ``path``'s suffix (``np.save``, ``np.savez`` and ``savefig`` read it)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=f".tmp{target.suffix}")
+    os.close(handle)
     try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
+        yield Path(temporary)
         os.replace(temporary, target)
-    except BaseException:
+    finally:
         Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write text to a temporary file beside ``path``, then rename it into place."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(text)
+    return Path(path)
 
 
 def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:

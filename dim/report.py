@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -51,13 +50,12 @@ def save_figure(figure, path: str | Path) -> Path:
     """Save a matplotlib figure to PNG atomically (temp file, then rename) and close it."""
     import matplotlib.pyplot as plt
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.png")
-    figure.savefig(tmp, dpi=110, bbox_inches="tight")
+    from dim.io import atomic_path
+
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=110, bbox_inches="tight")
     plt.close(figure)
-    os.replace(tmp, path)
-    return path
+    return Path(path)
 
 
 def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:

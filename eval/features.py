@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from dim.errors import DataError
+from dim.io import atomic_path
 
 __all__ = ["LAYERS", "weights_hash", "extract_features"]
 
@@ -76,8 +77,6 @@ def extract_features(model: nn.Module | str, samples: Tensor, layer: str, *, fin
         ]
         features = torch.cat(parts).numpy()
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.stem + ".tmp.npy")
-        np.save(tmp, features)
-        os.replace(tmp, cache)
+        with atomic_path(cache) as temporary:
+            np.save(temporary, features)
     return features

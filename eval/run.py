@@ -20,7 +20,7 @@ from dim.checkpoint import load_encoder
 from dim.data import load_data
 from dim.encoders import build_encoder, encoder_from_spec
 from dim.errors import DataError
-from dim.io import write_json_atomic
+from dim.io import atomic_path, write_json_atomic, write_text_atomic
 from eval.features import LAYERS, extract_features
 from eval.knn import knn_predict
 from eval.linear import linear_probe, mlp_probe
@@ -157,9 +157,6 @@ def export_features(cfg: DictConfig) -> dict[str, Any]:
     ``encoder=pixels``), ``train_labels`` / ``test_labels`` (N,) int64 (-1 where unlabelled).
     Returns {"path", "arrays": {key: shape}}.
     """
-    import os
-    import tempfile
-
     layers = _choices(cfg.layers, LAYERS, "layer")
     sources = feature_sources(cfg)
     shape = sources.pop("_shape")
@@ -172,17 +169,9 @@ def export_features(cfg: DictConfig) -> dict[str, Any]:
                 model, part.samples, "code" if layer == "input" else layer, fingerprint=f"{data.fingerprint}:{split}",
                 cache_dir=cfg.cache_dir, progress=cfg.progress)  # fmt: skip
         arrays[f"{split}_labels"] = part.labels.numpy().astype(np.int64)
-    target = Path(cfg.out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp.npz")
-    os.close(handle)
-    try:
+    with atomic_path(cfg.out) as temporary:
         np.savez(temporary, **arrays)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return {"path": str(target), "encoder": name, "arrays": {k: list(v.shape) for k, v in arrays.items()}}
+    return {"path": str(cfg.out), "encoder": name, "arrays": {k: list(v.shape) for k, v in arrays.items()}}
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -244,7 +233,5 @@ def write_report(payload: dict[str, Any], out: Path, report_dir: Path, run_dir: 
              table(payload["rows"]), ""] + [f"- {n}" for n in payload["notes"]]  # fmt: skip
     lines += ["", "MI checks (nats): see probe.json `mi_checks` for intervals, ceilings and warnings.", ""]
     lines += [f"![{f.stem}]({f.name})" for f in figures]
-    tmp = report_dir / "report.md.tmp"
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(report_dir / "report.md")
+    write_text_atomic(report_dir / "report.md", "\n".join(lines) + "\n")
     write_json_atomic(out, payload)
