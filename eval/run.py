@@ -69,6 +69,19 @@ def _choices(values, allowed: tuple[str, ...], what: str) -> list[str]:
     return chosen
 
 
+def _source_layers(model: Any, layers: list[str]) -> list[str]:
+    """The layers to read from a feature source: "input" alone for raw pixels."""
+    return ["input"] if model == "pixels" else layers
+
+
+def _split_features(model: Any, layer: str, data: Any, cfg: DictConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) features of ``layer`` ("input": the pixels), extracted or read from the cache."""
+    return tuple(extract_features(model, part.samples, "code" if layer == "input" else layer,
+                                  fingerprint=f"{data.fingerprint}:{split}", cache_dir=cfg.cache_dir,
+                                  progress=cfg.progress)
+                 for split, part in (("train", data.train), ("test", data.test)))  # fmt: skip
+
+
 def run_probe(cfg: DictConfig) -> dict[str, Any]:
     """Run every protocol on every layer of every encoder; returns the probe.json payload."""
     start = time.perf_counter()
@@ -91,13 +104,10 @@ def run_probe(cfg: DictConfig) -> dict[str, Any]:
         rows.append({"encoder": encoder, "layer": layer, "protocol": protocol, "metric": metric, "value": float(value)})
 
     for name, model in encoders.items():
-        for layer in (["input"] if model == "pixels" else layers):
-            feature_layer = "code" if layer == "input" else layer
-            features = [extract_features(model, part.samples, feature_layer, fingerprint=f"{data.fingerprint}:{split}",
-                                         cache_dir=cfg.cache_dir, progress=cfg.progress)
-                        for split, part in (("train", train), ("test", test))]  # fmt: skip
+        for layer in _source_layers(model, layers):
+            features = _split_features(model, layer, data, cfg)
             if layer in ("code", "input"):
-                code_features[name] = tuple(features)
+                code_features[name] = features
             if not labelled:
                 continue
             if "linear" in protocols:
@@ -163,11 +173,9 @@ def export_features(cfg: DictConfig) -> dict[str, Any]:
     (name, model), = sources.items()
     data = load_data(cfg.data, shape, seed=cfg.seed)
     arrays: dict[str, np.ndarray] = {}
+    for layer in _source_layers(model, layers):
+        arrays[f"train_{layer}"], arrays[f"test_{layer}"] = _split_features(model, layer, data, cfg)
     for split, part in (("train", data.train), ("test", data.test)):
-        for layer in (["input"] if model == "pixels" else layers):
-            arrays[f"{split}_{layer}"] = extract_features(
-                model, part.samples, "code" if layer == "input" else layer, fingerprint=f"{data.fingerprint}:{split}",
-                cache_dir=cfg.cache_dir, progress=cfg.progress)  # fmt: skip
         arrays[f"{split}_labels"] = part.labels.numpy().astype(np.int64)
     with atomic_path(cfg.out) as temporary:
         np.savez(temporary, **arrays)
