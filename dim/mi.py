@@ -439,15 +439,17 @@ def _fit_once(
     scale = 1.0
     if calibrate:
         scale, best_value = calibrate_scale(readout, *evaluate(val_rows, val_block)[:2], clip, seed)
+
+    def read_scaled(rows: Tensor, block: int) -> tuple[Tensor, Tensor, int]:
+        positive, negative, size = evaluate(rows, block)
+        return scaled_scores(positive, scale, readout), scaled_scores(negative, scale, readout), size
+
     test_block = min(readout_batch_size, len(test_rows))
-    positive, negative, block = evaluate(test_rows, test_block)
-    positive, negative = scaled_scores(positive, scale, readout), scaled_scores(negative, scale, readout)
+    positive, negative, block = read_scaled(test_rows, test_block)
     mi = readout_value(readout, positive, negative, clip).item()
     replicates = _bootstrap(readout, positive, negative, clip, bootstrap, seed)
     train_sample = train_rows[: len(test_rows)]
-    train_positive, train_negative, _ = evaluate(train_sample, test_block)
-    train_mi = readout_value(readout, scaled_scores(train_positive, scale, readout),
-                             scaled_scores(train_negative, scale, readout), clip).item()  # fmt: skip
+    train_mi = readout_value(readout, *read_scaled(train_sample, test_block)[:2], clip).item()
     result = MIResult(
         estimator=estimator,
         readout=readout,
