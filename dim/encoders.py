@@ -59,22 +59,28 @@ class Encoder(nn.Module):
 class DIMConv32(Encoder):
     """DIM's 32x32 encoder: conv 64 -> 128 -> 256 (k4, s2, BN, ReLU), fc 1024, code 64.
 
-    (N, C, 32, 32) -> local (N, 128, 8, 8) after the 2nd conv; conv (N, 256, 4, 4);
-    fc (N, 1024); code (N, code_dim). ``batch_norm=False`` gives a BatchNorm-free variant
-    (used where per-sample independence matters, e.g. the DDP equivalence test).
+    (N, C, 32, 32) -> local (N, 2w, 8, 8) after the 2nd conv; conv (N, 4w, 4, 4);
+    fc (N, 16w); code (N, code_dim), with ``width`` w = 64 as in the paper (smaller w gives a
+    proportionally narrower network, e.g. w = 16 for quick or long CPU runs).
+    ``batch_norm=False`` gives a BatchNorm-free variant (used where per-sample independence
+    matters, e.g. the DDP equivalence test).
     """
 
-    def __init__(self, in_channels: int = 3, code_dim: int = 64, batch_norm: bool = True) -> None:
+    def __init__(self, in_channels: int = 3, code_dim: int = 64, batch_norm: bool = True, width: int = 64) -> None:
         super().__init__()
-        self.spec = {"name": "dim32", "in_channels": in_channels, "code_dim": code_dim, "batch_norm": batch_norm}
+        if width < 1:
+            raise ConfigError(f"encoder width must be a positive integer, got {width}")
+        self.spec = {"name": "dim32", "in_channels": in_channels, "code_dim": code_dim, "batch_norm": batch_norm,
+                     "width": width}  # fmt: skip
         self.input_shape, self.code_dim = (in_channels, 32, 32), code_dim
         norm2d = nn.BatchNorm2d if batch_norm else lambda c: nn.Identity()
         norm1d = nn.BatchNorm1d if batch_norm else lambda c: nn.Identity()
-        self.block1 = nn.Sequential(nn.Conv2d(in_channels, 64, 4, 2, 1), norm2d(64), nn.ReLU())
-        self.block2 = nn.Sequential(nn.Conv2d(64, 128, 4, 2, 1), norm2d(128), nn.ReLU())
-        self.block3 = nn.Sequential(nn.Conv2d(128, 256, 4, 2, 1), norm2d(256), nn.ReLU())
-        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(256 * 4 * 4, 1024), norm1d(1024), nn.ReLU())
-        self.head = nn.Linear(1024, code_dim)
+        w = width
+        self.block1 = nn.Sequential(nn.Conv2d(in_channels, w, 4, 2, 1), norm2d(w), nn.ReLU())
+        self.block2 = nn.Sequential(nn.Conv2d(w, 2 * w, 4, 2, 1), norm2d(2 * w), nn.ReLU())
+        self.block3 = nn.Sequential(nn.Conv2d(2 * w, 4 * w, 4, 2, 1), norm2d(4 * w), nn.ReLU())
+        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * 4 * 4, 16 * w), norm1d(16 * w), nn.ReLU())
+        self.head = nn.Linear(16 * w, code_dim)
 
     def forward(self, images: Tensor) -> EncoderOutput:
         local = self.block2(self.block1(images))

@@ -1,10 +1,18 @@
 """k-nearest-neighbour classification on L2-normalised features (cosine similarity).
 
-Two exact search backends return the same neighbours: ``"faiss"`` (``IndexFlatIP``; with
-faiss-gpu installed the natural choice on a GPU) and ``"torch"`` (blocked float32 matmul and
-``topk``, on CPU or CUDA). Which is faster depends on the BLAS each links: the faiss-cpu wheel
-bundles its own OpenBLAS, which on our 2-core benchmark machine was 4x slower than torch's
-matmul (``scripts/bench_eval.py`` measures both against scikit-learn).
+Three exact search backends return the same neighbours:
+
+- ``"faiss"``: ``IndexFlatIP`` (with faiss-gpu installed, the natural choice on a GPU);
+- ``"torch"``: blocked float32 matmul and ``topk``;
+- ``"torch-bf16"``: a bfloat16 matmul proposes candidates, float32 re-ranks them, and a
+  rounding-error bound certifies per query that no other row can enter its top k; the few
+  queries it cannot certify are searched again in float32. Same neighbours as the float32
+  search, at the speed of bfloat16 matrix units (AMX on recent Xeons, tensor cores on GPUs);
+  on a CPU without bfloat16 units it is slower than ``"torch"``.
+
+Which is fastest depends on the hardware and the BLAS each links: the faiss-cpu wheel bundles
+its own OpenBLAS, which on our 2-core benchmark machine was 4x slower than torch's matmul
+(``scripts/bench_eval.py`` measures all three against scikit-learn).
 
 Weighted vote (as DINO / InstDisc): class score = sum over the k neighbours of exp(sim / T).
 Majority vote: the most frequent class among the k neighbours, ties broken towards the
@@ -22,36 +30,128 @@ __all__ = ["knn_predict", "knn_reference", "neighbours", "BACKENDS"]
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    return torch.nn.functional.normalize(x, dim=1, eps=1e-12).numpy()
 
 
-BACKENDS = ("faiss", "torch")
+BACKENDS = ("faiss", "torch", "torch-bf16")
+BF16_UNIT_ROUNDOFF = 2.0**-8  # bfloat16 keeps 8 significant bits: |round(v) - v| <= 2^-8 |v|
 
 
 def neighbours(train_x: np.ndarray, test_x: np.ndarray, k: int, backend: str = "faiss",
-               block: int = 2048) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+               block: int = 1024) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Cosine similarities (M, k) and indices (M, k) of each query's k nearest training rows,
-    best first. ``block``: queries per matmul of the torch backend (memory: block x N floats)."""
+    best first. ``block``: queries per matmul of the torch backends (memory: block x N floats)."""
     if backend == "faiss":
         import faiss
 
         index = faiss.IndexFlatIP(train_x.shape[1])
         index.add(_normalise(train_x))
         return index.search(_normalise(test_x), k)
-    if backend == "torch":
+    if backend not in BACKENDS:
+        raise DataError(f"unknown k-NN backend {backend!r}; choose among {', '.join(BACKENDS)}")
+    import torch
+
+    database = torch.from_numpy(_normalise(train_x))
+    queries = torch.from_numpy(_normalise(test_x))
+    search = _search_float32 if backend == "torch" else _Bfloat16Search(database, k)
+    similarities, indices = [], []
+    with torch.no_grad():
+        for start in range(0, len(queries), block):
+            values, rows = search(queries[start : start + block], database, k)
+            similarities.append(values)
+            indices.append(rows)
+    return torch.cat(similarities).numpy(), torch.cat(indices).numpy()
+
+
+def _search_float32(queries, database, k):
+    return (queries @ database.T).topk(k, dim=1)
+
+
+class _Bfloat16Search:
+    """Exact top-k by inner product through a bfloat16 candidate search (see the module docstring).
+
+    For unit vectors q, x with bfloat16 roundings q~ = q + dq, x~ = x + dx, the matmul returns
+    a = round_bf16(q~.x~ + accumulation error), and
+        |q~.x~ - q.x| <= |dq| |x~| + |q| |dx| <= |dq| (1 + max|dx|) + max|dx|   (Cauchy-Schwarz),
+    with the norms |dq|, |dx| measured, not assumed. Every row outside a query's candidate set
+    has a <= t, the smallest candidate's a, so its exact similarity is at most
+        bound(t) = t / (1 -+ u) + |dq| (1 + max|dx|) + max|dx| + 2 gamma,   u = 2^-8,
+    where gamma = D 2^-24 (1 + u)^2 covers float32 summation, once in the bfloat16 matmul and
+    once in the float32 re-ranking. When the k-th best float32 similarity among the candidates
+    exceeds bound(t), the top k lies inside the candidate set; otherwise the query falls back
+    to a float32 search.
+
+    Candidates come from a two-level selection that avoids a ``topk`` over all N rows. The
+    database is cut into chunks of ``chunk`` rows (one cache-friendly matmul each), and group g
+    holds row g of every chunk (rows g, g + chunk, g + 2 chunk, ...), so that the group maxima
+    are one elementwise max over the chunks' score slabs. The ``candidates`` groups with the
+    highest maximum are kept and the top ``candidates`` of their rows are taken (any row of the
+    overall top ``candidates`` lies in one of those groups). Group maxima are compared as the
+    scores' bits read as int16, which orders bfloat16 values correctly where they are >= 0; a
+    query whose kept groups include one with a negative maximum is searched in float32.
+    """
+
+    def __init__(self, database, k: int, chunk: int = 1024, margin: int = 24) -> None:
         import torch
 
-        database = torch.from_numpy(_normalise(train_x))
-        queries = torch.from_numpy(_normalise(test_x))
-        similarities, indices = [], []
-        with torch.no_grad():
-            for start in range(0, len(queries), block):
-                top = (queries[start : start + block] @ database.T).topk(k, dim=1)
-                similarities.append(top.values)
-                indices.append(top.indices)
-        return torch.cat(similarities).numpy(), torch.cat(indices).numpy()
-    raise DataError(f"unknown k-NN backend {backend!r}; choose among {', '.join(BACKENDS)}")
+        n, dim = database.shape
+        self.n, self.chunk, self.chunks = n, chunk, -(-n // chunk)
+        self.candidates = min(n, k + margin)
+        low = database.to(torch.bfloat16)
+        self.database_t = torch.zeros(self.chunks, dim, chunk, dtype=torch.bfloat16)  # (chunks, D, chunk)
+        for j in range(self.chunks):
+            part = low[j * chunk : (j + 1) * chunk]
+            self.database_t[j, :, : len(part)] = part.T
+        self.database_error = float((low.float() - database).norm(dim=1).max())
+        self.accumulation = 2.0 * dim * 2.0**-24 * (1 + BF16_UNIT_ROUNDOFF) ** 2
+        self._buffer = None
+
+    def _approximate_scores(self, low):
+        """bfloat16 scores (chunks, B, chunk); the padding rows of the last chunk score -inf."""
+        import torch
+
+        if self._buffer is None or self._buffer.shape[1] < len(low):  # reused: fresh pages cost ~ the matmul
+            self._buffer = torch.empty(self.chunks, len(low), self.chunk, dtype=torch.bfloat16)
+        scores = self._buffer[:, : len(low)]
+        for j in range(self.chunks):
+            torch.matmul(low, self.database_t[j], out=scores[j])
+        scores[-1, :, self.n - (self.chunks - 1) * self.chunk :] = -torch.inf
+        return scores
+
+    def _candidates(self, scores):
+        """Rows (B, c) of the top c bfloat16 scores (chunks, B, chunk), those scores (B, c),
+        and whether the int16 ordering of the kept group maxima was valid (B,)."""
+        import torch
+
+        chunks = len(scores)
+        maxima, groups = scores.view(torch.int16).amax(dim=0).topk(self.candidates, dim=1)  # (B, c)
+        kept = scores.gather(2, groups.expand(chunks, -1, -1))  # (chunks, B, c): [j, b, i] = row j*chunk + groups[b, i]
+        values, best = kept.permute(1, 0, 2).flatten(1).float().topk(self.candidates, dim=1)
+        rows = (best // self.candidates) * self.chunk + groups.gather(1, best % self.candidates)
+        return rows, values, maxima[:, -1] >= 0
+
+    def __call__(self, queries, database, k):
+        import torch
+
+        low = queries.to(torch.bfloat16)
+        rows, approximate, ordering_valid = self._candidates(self._approximate_scores(low))
+        threshold = approximate[:, -1]  # every row outside the candidates scores <= this
+        exact = torch.cat([torch.einsum("bd,bcd->bc", queries[i : i + 128], database[rows[i : i + 128]])
+                           for i in range(0, len(queries), 128)])  # float32 re-rank, cache-sized parts  # fmt: skip
+        values, order = exact.topk(k, dim=1)
+        rows = rows.gather(1, order)
+        u = BF16_UNIT_ROUNDOFF
+        unrounded = torch.where(threshold >= 0, threshold / (1 - u), threshold / (1 + u))
+        query_error = (low.float() - queries).norm(dim=1)
+        bound = unrounded + query_error * (1 + self.database_error) + self.database_error + self.accumulation
+        outside_may_enter = (values[:, -1] <= bound + 1e-6) & (self.candidates < self.n)  # no outside when c = N
+        uncertified = torch.nonzero(outside_may_enter | ~ordering_valid).flatten()
+        if len(uncertified):
+            values[uncertified], rows[uncertified] = _search_float32(queries[uncertified], database, k)
+        return values, rows
 
 
 def _vote(similarities, indices, train_y, classes, temperature, weighted):

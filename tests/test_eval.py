@@ -38,7 +38,7 @@ def test_mlp_probe_separates():
     assert mlp_probe(x[:400], y[:400], x[400:], y[400:], epochs=15)["top1"] > 0.95
 
 
-@pytest.mark.parametrize("backend", ["faiss", "torch"])
+@pytest.mark.parametrize("backend", ["faiss", "torch", "torch-bf16"])
 def test_knn_majority_vote_equals_brute_force_reference(backend):
     rng = np.random.default_rng(0)
     train_x, test_x = rng.normal(size=(500, 8)), rng.normal(size=(200, 8))
@@ -46,6 +46,39 @@ def test_knn_majority_vote_equals_brute_force_reference(backend):
     for k in (1, 4, 20):
         assert np.array_equal(knn_predict(train_x, train_y, test_x, k=k, weighted=False, backend=backend),
                               knn_reference(train_x, train_y, test_x, k=k))  # fmt: skip
+
+
+def test_bfloat16_search_returns_the_float32_neighbours_and_falls_back_when_uncertain(monkeypatch):
+    import torch
+
+    import eval.knn as knn
+
+    fallbacks = []
+    exact_search = knn._search_float32
+    monkeypatch.setattr(knn, "_search_float32", lambda q, d, k: fallbacks.append(len(q)) or exact_search(q, d, k))
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(10, 32))
+    clustered = centres[rng.integers(10, size=3000)] + 2 * rng.normal(size=(3000, 32))
+    axis = 30 * np.eye(32)[0]  # shifts database and queries apart: every similarity < 0
+    near_ties = np.repeat(rng.normal(size=(40, 32)), 25, axis=0) + 1e-4 * rng.normal(size=(1000, 32))
+    cases = {  # database, queries, whether the bfloat16 bound may certify them
+        "clustered": (clustered[:2500], clustered[2500:], True),
+        "near ties": (near_ties, near_ties[::10] + 1e-4 * rng.normal(size=(100, 32)), False),
+        "all negative": (clustered[:2500] + axis, clustered[2500:2600] - axis, False),
+    }
+    for name, (database, queries, certifiable) in cases.items():
+        database = torch.nn.functional.normalize(torch.tensor(database, dtype=torch.float32), dim=1)
+        queries = torch.nn.functional.normalize(torch.tensor(queries, dtype=torch.float32), dim=1)
+        fallbacks.clear()
+        search = knn._Bfloat16Search(database, k=10, chunk=64, margin=8)  # 40 chunks: the two-level selection
+        values, rows = search(queries, database, 10)
+        expected = (queries @ database.T).topk(10, dim=1)
+        assert torch.equal(rows.sort(dim=1).values, expected.indices.sort(dim=1).values), name
+        assert torch.allclose(values, expected.values, atol=1e-6), name
+        if certifiable:
+            assert sum(fallbacks) < 0.05 * len(queries), name
+        else:
+            assert sum(fallbacks) > 0.5 * len(queries), name
 
 
 def test_knn_weighted_vote_on_separable_features():
