@@ -32,6 +32,7 @@ CONFIGS = Path(__file__).resolve().parent.parent / "configs"
     "name, kwargs, shapes",
     [
         ("dim32", {"in_channels": 1}, {"local": (2, 128, 8, 8), "conv": (2, 256, 4, 4), "fc": (2, 1024), "code": (2, 64)}),
+        ("dim32", {"width": 16}, {"local": (2, 32, 8, 8), "conv": (2, 64, 4, 4), "fc": (2, 256), "code": (2, 64)}),
         ("dim64", {}, {"local": (2, 192, 8, 8), "conv": (2, 192, 8, 8), "fc": (2, 1024), "code": (2, 64)}),
         ("conv1d", {"length": 64}, {"local": (2, 128, 16), "conv": (2, 256, 8), "fc": (2, 512), "code": (2, 64)}),
         ("mlp", {"in_dim": 20, "code_dim": 8}, {"local": (2, 256, 1), "conv": (2, 256, 1), "fc": (2, 256), "code": (2, 8)}),

@@ -14,9 +14,10 @@ from dim.tasks import gaussian_mi, gaussian_rho_for_mi, sample_correlated_gaussi
 FAST = dict(steps=600, eval_every=50, patience=6, bootstrap=50, readout_batch_size=512, hidden=64)
 
 
-def test_short_training_recovers_known_mi():
+@pytest.mark.parametrize("lr_schedule", ["constant", "cosine"])
+def test_short_training_recovers_known_mi(lr_schedule):
     x, y = sample_correlated_gaussians(3000, 2, gaussian_rho_for_mi(1.0, 2), seed=3)
-    result = estimate_mi(x, y, **FAST)
+    result = estimate_mi(x, y, lr_schedule=lr_schedule, **FAST)
     assert result.mi_nats == pytest.approx(1.0, abs=0.15)
     assert result.ci_nats[0] <= result.mi_nats <= result.ci_nats[1]
     assert result.mi_bits == pytest.approx(result.mi_nats / math.log(2))
@@ -84,6 +85,8 @@ def test_bad_input_raises_clear_error(x, y, error, match):
 def test_unknown_estimator():
     with pytest.raises(ConfigError, match="unknown estimator"):
         estimate_mi(np.zeros((200, 2)), np.zeros((200, 2)), estimator="ksg")
+    with pytest.raises(ConfigError, match="unknown lr_schedule"):
+        estimate_mi(np.zeros((200, 2)), np.zeros((200, 2)), lr_schedule="step")
 
 
 @pytest.mark.parametrize("estimator", ["dv", "mine", "nwj", "jsd", "infonce", "smile"])
