@@ -1,7 +1,8 @@
 """Quality of Deep InfoMax representations on the embedded digits, over seeds.
 
     python scripts/repro_dim_quality.py [--seeds 0,1,2] [--epochs 10] [--objectives local,global]
-                                        [--device cuda] [--out results/dim_quality]
+                                        [--layers code,fc,conv] [--jobs 2] [--device cuda]
+                                        [--out results/dim_quality]
 
 For each seed and objective, trains the default run (``python scripts/train.py`` with
 ``objective=<objective> seed=<seed> trainer.epochs=<epochs>``: dim32 encoder, JSD head) and
@@ -9,15 +10,21 @@ reads its ``code`` with the same linear probe (``eval.linear.linear_probe``, fix
 split). Baselines under the identical probe: the same architecture at random initialisation
 (seeded like the run) and the raw pixels. Prints mean and standard deviation over the seeds and
 writes ``<out>.json`` and ``<out>.md``.
+
+``--jobs J`` trains J runs at once in separate processes, each with (CPU cores / J) threads:
+on a small CPU, J single-threaded runs finish sooner than J runs one after another.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,12 +48,32 @@ def probe(model, layer: str, data, seed: int) -> float:
     return linear_probe(train_x, data.train.labels.numpy(), test_x, data.test.labels.numpy(), seed=seed)["top1"]
 
 
+def train_and_probe(seed: int, objective: str, epochs: int, layers: list[str], device: str | None,
+                    threads: int | None) -> tuple[dict[str, float], float, float]:
+    """Train the default run with ``objective`` and ``seed``; the linear top-1 of each layer, the
+    online probe's accuracy and the training seconds."""
+    if threads:
+        torch.set_num_threads(threads)
+    data = embedded_digits_split()
+    with tempfile.TemporaryDirectory() as tmp:
+        overrides = [f"objective={objective}", f"seed={seed}", f"trainer.epochs={epochs}",
+                     f"out_dir={tmp}/run", "trainer.progress=false"]  # fmt: skip
+        if device:
+            overrides.append(f"device={device}")
+        start = time.perf_counter()
+        summary = train(compose("train", overrides))
+        seconds = time.perf_counter() - start
+        encoder = load_encoder(Path(tmp) / "run" / "encoder.pt")
+    return {layer: probe(encoder, layer, data, seed) for layer in layers}, summary["probe_test_accuracy"], seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--objectives", default="local,global")
     parser.add_argument("--layers", default="code", help="encoder outputs to probe, e.g. code,fc,conv")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained at once, in separate processes")
     parser.add_argument("--device", default=None)
     parser.add_argument("--out", default=str(ROOT / "results" / "dim_quality"))
     args = parser.parse_args()
@@ -55,22 +82,27 @@ def main() -> None:
     data = embedded_digits_split()
     scores: dict[str, list[float]] = {}
     seconds: dict[str, list[float]] = {}
+    runs = [(seed, objective) for seed in seeds for objective in args.objectives.split(",")]
+    results = {}
+    if args.jobs == 1:
+        for run in runs:
+            results[run] = train_and_probe(*run, args.epochs, layers, args.device, None)
+            print(f"seed {run[0]} {run[1]}: {results[run][0]}", flush=True)
+    else:
+        threads = max(1, (os.cpu_count() or 1) // args.jobs)
+        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(train_and_probe, *run, args.epochs, layers, args.device, threads): run
+                       for run in runs}  # fmt: skip
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                print(f"seed {futures[future][0]} {futures[future][1]}: {future.result()[0]}", flush=True)
+    for seed, objective in runs:
+        values, online, elapsed = results[seed, objective]
+        seconds.setdefault(objective, []).append(elapsed)
+        for layer, value in values.items():
+            scores.setdefault(f"DIM({objective[0].upper()}) {layer}", []).append(value)
+            print(f"seed {seed} {objective} {layer}: linear top-1 {value:.4f} (online probe {online:.4f})")
     for seed in seeds:
-        for objective in args.objectives.split(","):
-            with tempfile.TemporaryDirectory() as tmp:
-                overrides = [f"objective={objective}", f"seed={seed}", f"trainer.epochs={args.epochs}",
-                             f"out_dir={tmp}/run", "trainer.progress=false"]  # fmt: skip
-                if args.device:
-                    overrides.append(f"device={args.device}")
-                start = time.perf_counter()
-                summary = train(compose("train", overrides))
-                seconds.setdefault(objective, []).append(time.perf_counter() - start)
-                encoder = load_encoder(Path(tmp) / "run" / "encoder.pt")
-            for layer in layers:
-                value = probe(encoder, layer, data, seed)
-                scores.setdefault(f"DIM({objective[0].upper()}) {layer}", []).append(value)
-                print(f"seed {seed} {objective} {layer}: linear top-1 {value:.4f} "
-                      f"(online probe {summary['probe_test_accuracy']:.4f})", flush=True)  # fmt: skip
         torch.manual_seed(seed)
         random = encoder_from_spec({"name": "dim32", "in_channels": 1, "code_dim": 64}).eval()
         for layer in layers:
@@ -88,7 +120,8 @@ def main() -> None:
     print(table)
     header = (f"Embedded digits, fixed 4,000 / 1,000 split, {args.epochs} epochs per run, seeds {args.seeds}, "
               f"device {device}; command: `python scripts/repro_dim_quality.py --seeds {args.seeds} "
-              f"--epochs {args.epochs}`\n\n")  # fmt: skip
+              f"--epochs {args.epochs} --layers {args.layers} --jobs {args.jobs} "
+              f"--out {os.path.relpath(args.out, ROOT)}`\n\n")  # fmt: skip
     write_results(args.out, {"seeds": seeds, "epochs": args.epochs, "device": device, "scores": scores,
                              "train_seconds": seconds}, header + table)  # fmt: skip
 
