@@ -6,10 +6,11 @@
 
 For each seed and objective, trains the default run (``python scripts/train.py`` with
 ``objective=<objective> seed=<seed> trainer.epochs=<epochs>``: dim32 encoder, JSD head) and
-reads its ``code`` with the same linear probe (``eval.linear.linear_probe``, fixed 4,000 / 1,000
-split). Baselines under the identical probe: the same architecture at random initialisation
-(seeded like the run) and the raw pixels. Prints mean and standard deviation over the seeds and
-writes ``<out>.json`` and ``<out>.md``.
+reads its ``--layers`` outputs (default ``code``) with the same linear probe
+(``eval.linear.linear_probe``, fixed 4,000 / 1,000 split). Baselines under the identical
+probe: the same architecture at random initialisation (seeded like the run) and the raw
+pixels. Prints mean and standard deviation over the seeds and writes ``<out>.json`` and
+``<out>.md``.
 
 ``--jobs J`` trains J runs at once in separate processes, each with (CPU cores / J) threads:
 on a small CPU, J single-threaded runs finish sooner than J runs one after another.
@@ -84,24 +85,28 @@ def main() -> None:
     seconds: dict[str, list[float]] = {}
     runs = [(seed, objective) for seed in seeds for objective in args.objectives.split(",")]
     results = {}
+
+    def finished(run: tuple[int, str], result: tuple[dict[str, float], float, float]) -> None:
+        results[run] = result
+        for layer, value in result[0].items():
+            print(f"seed {run[0]} {run[1]} {layer}: linear top-1 {value:.4f} (online probe {result[1]:.4f})",
+                  flush=True)  # fmt: skip
+
     if args.jobs == 1:
         for run in runs:
-            results[run] = train_and_probe(*run, args.epochs, layers, args.device, None)
-            print(f"seed {run[0]} {run[1]}: {results[run][0]}", flush=True)
+            finished(run, train_and_probe(*run, args.epochs, layers, args.device, None))
     else:
         threads = max(1, (os.cpu_count() or 1) // args.jobs)
         with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = {pool.submit(train_and_probe, *run, args.epochs, layers, args.device, threads): run
                        for run in runs}  # fmt: skip
             for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                print(f"seed {futures[future][0]} {futures[future][1]}: {future.result()[0]}", flush=True)
-    for seed, objective in runs:
-        values, online, elapsed = results[seed, objective]
+                finished(futures[future], future.result())
+    for seed, objective in runs:  # in run order, whatever order they finished in
+        values, _, elapsed = results[seed, objective]
         seconds.setdefault(objective, []).append(elapsed)
         for layer, value in values.items():
             scores.setdefault(f"DIM({objective[0].upper()}) {layer}", []).append(value)
-            print(f"seed {seed} {objective} {layer}: linear top-1 {value:.4f} (online probe {online:.4f})")
     for seed in seeds:
         torch.manual_seed(seed)
         random = encoder_from_spec({"name": "dim32", "in_channels": 1, "code_dim": 64}).eval()
