@@ -1,15 +1,25 @@
 """Mutual information estimation with a trained critic: ``estimate_mi`` and the MI loss module.
 
-``estimate_mi`` splits the pairs three ways: the critic trains on one part, early stopping
-watches a second, and the reported estimate and its interval come from a third part that
-neither ever saw. The critic read out is the best, on the validation part, of the trained
-critic shrunk towards the constant critic (``calibrate``; the constant critic's bound is 0,
-so independent variables read 0 rather than the negative gap of an over-fitted critic).
-The readout scores the held-out rows in blocks of ``readout_batch_size``
-(every other row of its block is a negative), and the 95% interval is a bootstrap over the
-held-out rows. That interval covers the sampling noise of the readout only: not the gap
-between the bound and the true MI, nor the spread from seed to seed (use ``seeds=r`` or
-``folds=k`` to see that spread).
+``estimate_mi`` splits the pairs into disjoint parts: the critic trains on one part, early
+stopping watches a second, the shrinkage of the critic (``calibrate``) is chosen on a third,
+and the reported estimate and its interval come from a fourth part that none of them saw.
+The critic read out is the best, on the calibration part, of the trained critic shrunk
+towards the constant critic (whose bound is exactly 0); without evidence of dependence on
+that part the estimate is floored at 0 (``floored``) and the interval becomes
+[0, ``upper_limit_nats``], never of zero width. The uncalibrated held-out reading and its
+interval are always reported beside it (``raw_mi_nats``, ``raw_ci_nats``).
+
+The readout scores the held-out rows in blocks of ``readout_batch_size`` (every other row
+of its block is a negative), and the 95% interval is a bootstrap over the held-out rows. That
+interval covers the sampling noise of the readout only: not the gap between the bound and
+the true MI, nor the spread from seed to seed (use ``seeds=r`` or ``folds=k``: their combined
+interval adds that spread, see :func:`combine_intervals`).
+
+Which readings are bounds: DV, NWJ and InfoNCE values are lower bounds on I(X; Y) (in
+expectation over samples); SMILE's clipped value is an *estimate*, not a bound, and may
+exceed the truth. Every SMILE result therefore also carries a true lower bound (the DV
+readout of the same critic, ``lower_bound_nats``), and ``is_lower_bound`` says which the
+reported value is.
 
 ``MutualInformation`` is the same bounds and critics as an ``nn.Module`` for use inside
 any training loop (Deep InfoMax objectives, a GAN regulariser, an information bottleneck).
@@ -37,7 +47,9 @@ __all__ = [
     "MIResult",
     "MutualInformation",
     "adaptive_clip_",
+    "Calibration",
     "calibrate_scale",
+    "combine_intervals",
     "estimate_mi",
     "resolve_device",
     "scaled_scores",
@@ -45,6 +57,10 @@ __all__ = [
 
 # estimator -> default readout (the bound whose held-out value is reported)
 ESTIMATORS = {"smile": "smile", "dv": "dv", "mine": "dv", "nwj": "nwj", "jsd": "dv", "infonce": "infonce"}
+# readouts whose value is a lower bound on I(X; Y); SMILE's clipped value is an estimate only
+LOWER_BOUND_READOUTS = ("dv", "nwj", "nwj_shifted", "infonce")
+# the true lower bound reported beside a readout that is not one (read from the same critic)
+COMPANION_BOUND = {"smile": "dv"}
 MIN_ROWS = 100
 NATS_PER_BIT = math.log(2.0)
 
@@ -168,12 +184,29 @@ def adaptive_clip_(
 
 @dataclass
 class MIResult:
-    """The result of :func:`estimate_mi`. All values in nats unless the name says bits."""
+    """The result of :func:`estimate_mi`. All values in nats unless the name says bits.
+
+    mi_nats, ci_nats: the reported value (calibrated critic, held-out rows) and its 95% interval.
+    is_lower_bound: whether ``mi_nats`` is a lower bound on I(X; Y) (False for SMILE).
+    raw_mi_nats, raw_ci_nats: the held-out reading of the trained critic without calibration.
+    floored: no evidence of dependence on the calibration rows, so ``mi_nats`` is 0 and
+        ``ci_nats`` is [0, upper_limit_nats].
+    upper_limit_nats: when floored, the one-sided 95% upper confidence limit of the held-out
+        bound of the trained critic (at least 1.645 bootstrap standard errors above 0): no
+        dependence above it was detected *by this critic*. Not an upper bound on I(X; Y).
+    lower_bound_*: for readouts that are not bounds (SMILE), a true lower bound (DV) read from
+        the same critic on the same held-out rows, with its own calibration and interval.
+    """
 
     estimator: str
     readout: str
     mi_nats: float
     ci_nats: tuple[float, float]
+    is_lower_bound: bool
+    raw_mi_nats: float
+    raw_ci_nats: tuple[float, float]
+    floored: bool
+    upper_limit_nats: float | None
     train_mi_nats: float
     val_mi_nats: float
     ceiling_nats: float | None
@@ -188,6 +221,9 @@ class MIResult:
     warnings: list[str] = field(default_factory=list)
     spread_nats: float | None = None
     runs: list[dict[str, Any]] = field(default_factory=list)
+    lower_bound_readout: str | None = None
+    lower_bound_nats: float | None = None
+    lower_bound_ci_nats: tuple[float, float] | None = None
 
     @property
     def mi_bits(self) -> float:
@@ -200,7 +236,8 @@ class MIResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary, bits included."""
         out = asdict(self)
-        out["ci_nats"] = list(self.ci_nats)
+        for key in ("ci_nats", "raw_ci_nats", "lower_bound_ci_nats"):
+            out[key] = None if out[key] is None else list(out[key])
         out["mi_bits"] = self.mi_bits
         out["ci_bits"] = list(self.ci_bits)
         return out
@@ -248,17 +285,26 @@ def _standardize(values: Tensor, kind: str, train_rows: Tensor) -> Tensor:
 
 
 def _split(n: int, fractions: Sequence[float], generator: torch.Generator, fold: int | None, folds: int):
-    """Row indices (train, val, test). With folds, fold ``fold`` is the test part."""
+    """Disjoint row indices (train, stop, calibration, test).
+
+    fractions (train, validation, held-out); the validation rows are cut in two halves, one
+    for early stopping and one for choosing the critic's shrinkage, so that neither choice
+    sees the rows of the other (a choice made on the rows that also picked the stopping step
+    would be optimistic). With folds, fold ``fold`` is the test part.
+    """
     order = torch.randperm(n, generator=generator)
     if fold is None:
         train_f, val_f, _ = fractions
         n_train, n_val = int(round(train_f * n)), int(round(val_f * n))
-        return order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]
-    chunks = torch.tensor_split(order, folds)
-    test = chunks[fold]
-    rest = torch.cat([c for i, c in enumerate(chunks) if i != fold])
-    n_val = int(round(len(rest) * fractions[1] / (fractions[0] + fractions[1])))
-    return rest[n_val:], rest[:n_val], test
+        train, val, test = order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]
+    else:
+        chunks = torch.tensor_split(order, folds)
+        test = chunks[fold]
+        rest = torch.cat([c for i, c in enumerate(chunks) if i != fold])
+        n_val = int(round(len(rest) * fractions[1] / (fractions[0] + fractions[1])))
+        train, val = rest[n_val:], rest[:n_val]
+    half = (len(val) + 1) // 2
+    return train, val[:half], val[half:], test
 
 
 @torch.no_grad()
@@ -306,24 +352,93 @@ def scaled_scores(scores: Tensor, scale: float, readout: str) -> Tensor:
     return 1.0 + scale * (scores - 1.0) if readout == "nwj" else scale * scores
 
 
-def calibrate_scale(readout: str, positive: Tensor, negative: Tensor, clip: float,
-                    seed: int = 0) -> tuple[float, float]:  # fmt: skip
-    """(s, value): the s in ``CALIBRATION_SCALES`` whose shrunk critic reads highest on these
-    (validation) scores, unless that reading is within two bootstrap standard errors of 0, in
-    which case the constant critic (s = 0, value 0) is kept: no evidence of dependence. Under
-    independence every non-constant critic reads below 0 in expectation (DV: E[T] - log E[e^T]
-    <= 0 by Jensen), so the estimate is 0 rather than a negative number."""
+class Calibration(NamedTuple):
+    """The calibration of a critic on held-aside rows: the best non-constant shrinkage
+    ``scale`` (s > 0), its reading ``value`` and that reading's bootstrap standard error;
+    ``significant`` when the value exceeds two standard errors (evidence of dependence)."""
+
+    scale: float
+    value: float
+    standard_error: float
+    significant: bool
+
+
+def calibrate_scale(readout: str, positive: Tensor, negative: Tensor, clip: float, seed: int = 0) -> Calibration:
+    """Choose the shrinkage s of the critic on calibration scores (rows used for nothing else).
+
+    s is the value in ``CALIBRATION_SCALES`` (s > 0) whose shrunk critic (:func:`scaled_scores`)
+    reads highest; the choice is ``significant`` when that reading exceeds two bootstrap
+    standard errors. Otherwise the constant critic (s = 0, bound exactly 0) is the honest
+    choice: under independence every non-constant critic reads below 0 in expectation (DV:
+    E[T] - log E[e^T] <= 0 by Jensen), so a reading within noise of 0 is no evidence.
+    """
     values = [readout_value(readout, scaled_scores(positive, s, readout), scaled_scores(negative, s, readout),
-                            clip).item() for s in CALIBRATION_SCALES]  # fmt: skip
+                            clip).item() for s in CALIBRATION_SCALES[1:]]  # fmt: skip
     best = int(np.argmax(values))
-    scale = CALIBRATION_SCALES[best]
-    if scale == 0.0:
-        return 0.0, 0.0
+    scale = CALIBRATION_SCALES[1:][best]
     replicates = _bootstrap(readout, scaled_scores(positive, scale, readout), scaled_scores(negative, scale, readout),
                             clip, draws=50, seed=seed)  # fmt: skip
-    if values[best] < 2.0 * float(replicates.std()):
-        return 0.0, 0.0
-    return scale, values[best]
+    error = float(replicates.std())
+    return Calibration(scale, values[best], error, values[best] > 2.0 * error)
+
+
+class Reading(NamedTuple):
+    """A held-out reading of one readout: reported value and 95% interval, the critic scale
+    used (0 when floored), the one-sided upper limit when floored, and the uncalibrated
+    (s = 1) value and interval. ``replicates``: the bootstrap values behind ``interval``."""
+
+    value: float
+    interval: tuple[float, float]
+    scale: float
+    floored: bool
+    upper_limit: float | None
+    raw_value: float
+    raw_interval: tuple[float, float]
+    replicates: np.ndarray
+
+
+ONE_SIDED_95 = 1.6448536  # the standard normal's 95% quantile
+
+
+def _percentile_interval(replicates: np.ndarray) -> tuple[float, float]:
+    return float(np.percentile(replicates, 2.5)), float(np.percentile(replicates, 97.5))
+
+
+def read_held_out(
+    readout: str,
+    calibration_scores: tuple[Tensor, Tensor] | None,
+    test_scores: tuple[Tensor, Tensor],
+    *,
+    clip: float,
+    bootstrap: int,
+    seed: int,
+) -> Reading:
+    """Read ``readout`` on held-out scores (positive (R,), negative (R, K)).
+
+    Raw: the trained critic (s = 1), its value and bootstrap percentile interval. Calibrated
+    (when ``calibration_scores`` are given): the shrinkage s chosen on the calibration rows
+    (:func:`calibrate_scale`). With evidence of dependence there, the value is the held-out
+    reading of s T and the interval its bootstrap interval. Without it, the value is floored
+    at 0 and the interval is [0, U], U = max(raw value, 0) + 1.645 x the raw reading's
+    bootstrap standard error: the one-sided 95% upper confidence limit of what the trained
+    critic's bound reads on these rows (positive whenever the data are not constant).
+    """
+    positive, negative = test_scores
+    raw_value = readout_value(readout, positive, negative, clip).item()
+    raw_replicates = _bootstrap(readout, positive, negative, clip, bootstrap, seed)
+    raw_interval = _percentile_interval(raw_replicates)
+    if calibration_scores is None:
+        return Reading(raw_value, raw_interval, 1.0, False, None, raw_value, raw_interval, raw_replicates)
+    calibration = calibrate_scale(readout, *calibration_scores, clip, seed)
+    if not calibration.significant:
+        upper = max(raw_value, 0.0) + ONE_SIDED_95 * max(float(raw_replicates.std()), 1e-6)
+        floored_replicates = np.zeros_like(raw_replicates)
+        return Reading(0.0, (0.0, upper), 0.0, True, upper, raw_value, raw_interval, floored_replicates)
+    s = calibration.scale
+    shrunk = scaled_scores(positive, s, readout), scaled_scores(negative, s, readout)
+    value = readout_value(readout, *shrunk, clip).item()
+    replicates = _bootstrap(readout, *shrunk, clip, bootstrap, seed)
+    return Reading(value, _percentile_interval(replicates), s, False, None, raw_value, raw_interval, replicates)
 
 
 def _objective_for(estimator: str, clip: float, mine_alpha: float) -> MutualInformation:
@@ -346,6 +461,7 @@ def _fit_once(
     fractions: Sequence[float],
     fold: int | None,
     folds: int,
+    split_rows: tuple[Tensor, Tensor, Tensor, Tensor] | None,
     batch_size: int,
     steps: int,
     lr: float,
@@ -369,8 +485,10 @@ def _fit_once(
     start = time.perf_counter()
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    train_rows, val_rows, test_rows = _split(x.shape[0], fractions, generator, fold, folds)
-    for name, rows in (("training", train_rows), ("validation", val_rows), ("held-out", test_rows)):
+    train_rows, val_rows, cal_rows, test_rows = split_rows or _split(x.shape[0], fractions, generator, fold, folds)
+    parts = (("training", train_rows), ("early-stopping", val_rows), ("calibration", cal_rows),
+             ("held-out", test_rows))  # fmt: skip
+    for name, rows in parts:
         if len(rows) < 16:
             raise DataError(
                 f"the {name} part has only {len(rows)} rows; give at least {MIN_ROWS} pairs or change the split"
@@ -440,38 +558,45 @@ def _fit_once(
     if best_state is not None:
         model.load_state_dict(best_state)
 
-    scale = 1.0
-    if calibrate:
-        scale, best_value = calibrate_scale(readout, *evaluate(val_rows, val_block)[:2], clip, seed)
-
-    def read_scaled(rows: Tensor, block: int) -> tuple[Tensor, Tensor, int]:
-        positive, negative, size = evaluate(rows, block)
-        return scaled_scores(positive, scale, readout), scaled_scores(negative, scale, readout), size
-
     test_block = min(readout_batch_size, len(test_rows))
-    positive, negative, block = read_scaled(test_rows, test_block)
-    mi = readout_value(readout, positive, negative, clip).item()
-    replicates = _bootstrap(readout, positive, negative, clip, bootstrap, seed)
-    train_sample = train_rows[: len(test_rows)]
-    train_mi = readout_value(readout, *read_scaled(train_sample, test_block)[:2], clip).item()
+    positive, negative, block = evaluate(test_rows, test_block)
+    calibration_scores = evaluate(cal_rows, min(readout_batch_size, len(cal_rows)))[:2] if calibrate else None
+
+    def read(name: str) -> Reading:
+        return read_held_out(name, calibration_scores, (positive, negative), clip=clip, bootstrap=bootstrap, seed=seed)
+
+    reading = read(readout)
+    companion = COMPANION_BOUND.get(readout)
+    bound = read(companion) if companion else None
+    train_positive, train_negative, _ = evaluate(train_rows[: len(test_rows)], test_block)
+    train_mi = readout_value(readout, train_positive, train_negative, clip).item()
     result = MIResult(
         estimator=estimator,
         readout=readout,
-        mi_nats=mi,
-        ci_nats=(float(np.percentile(replicates, 2.5)), float(np.percentile(replicates, 97.5))),
+        mi_nats=reading.value,
+        ci_nats=reading.interval,
+        is_lower_bound=readout in LOWER_BOUND_READOUTS,
+        raw_mi_nats=reading.raw_value,
+        raw_ci_nats=reading.raw_interval,
+        floored=reading.floored,
+        upper_limit_nats=reading.upper_limit,
         train_mi_nats=train_mi,
         val_mi_nats=best_value,
         ceiling_nats=_ceiling(readout, block),
         readout_batch_size=block,
         negatives_per_positive=block - 1,
-        rows={"train": len(train_rows), "val": len(val_rows), "test": len(test_rows) // block * block},
+        rows={"train": len(train_rows), "val": len(val_rows), "calibration": len(cal_rows),
+              "test": len(test_rows) // block * block},  # fmt: skip
         steps=step,
         best_step=best_step,
-        critic_scale=scale,
+        critic_scale=reading.scale,
         seconds=time.perf_counter() - start,
         history=history,
+        lower_bound_readout=companion,
+        lower_bound_nats=None if bound is None else bound.value,
+        lower_bound_ci_nats=None if bound is None else bound.interval,
     )
-    return result, replicates
+    return result, reading.replicates
 
 
 def _progress(total: int, enabled: bool, description: str):
@@ -490,10 +615,23 @@ def _warnings(result: MIResult) -> list[str]:
             f"log {result.readout_batch_size} = {result.ceiling_nats:.2f}; the true MI may be much higher "
             "(raise readout_batch_size, or use a DV/NWJ/SMILE readout)"
         )
-    if result.critic_scale == 0.0:
+    if result.floored:
         out.append(
-            "no trained critic read significantly above the constant critic (0 nats) on the validation part: "
-            "no evidence of dependence at this sample size; the estimate is 0"
+            "no trained critic read significantly above the constant critic (0 nats) on the calibration part: "
+            f"the estimate is floored at 0; no dependence above {result.upper_limit_nats:.3f} nats detected "
+            "(the 95% upper limit of the trained critic's held-out bound; weaker dependence may be present)"
+        )
+    if not result.is_lower_bound:
+        note = f"{result.readout} is an estimate, not a lower bound: it can exceed the true MI"
+        if result.lower_bound_nats is not None:
+            note += (f"; a true lower bound from the same critic ({result.lower_bound_readout}) reads "
+                     f"{result.lower_bound_nats:.3f} nats")  # fmt: skip
+        out.append(note)
+    if len(result.runs) > 1 and _runs_disagree([tuple(r["ci_nats"]) for r in result.runs]):
+        readings = ", ".join(f"{r['mi_nats']:.3f}" for r in result.runs)
+        out.append(
+            f"the runs disagree by more than their intervals (readings {readings} nats): the interval was widened "
+            "by their spread; training is unstable on these data (try more steps, a cosine lr_schedule, or more rows)"
         )
     trust = math.log(result.negatives_per_positive) - 1.0
     if result.mi_nats > trust:
@@ -501,9 +639,9 @@ def _warnings(result: MIResult) -> list[str]:
             f"the estimate {result.mi_nats:.2f} nats is above log(negatives per positive) - 1 = {trust:.2f}; "
             "lower bounds need about exp(MI) samples, so treat it as a lower bound only"
         )
-    if result.train_mi_nats > result.mi_nats + max(0.1, 0.1 * abs(result.mi_nats)):
+    if result.train_mi_nats > result.raw_mi_nats + max(0.1, 0.1 * abs(result.raw_mi_nats)):
         out.append(
-            f"the critic reads {result.train_mi_nats:.2f} nats on training rows but {result.mi_nats:.2f} held out: "
+            f"the critic reads {result.train_mi_nats:.2f} nats on training rows but {result.raw_mi_nats:.2f} held out: "
             "it over-fits (use more pairs, a smaller critic, or weight_decay)"
         )
     return out
@@ -529,6 +667,7 @@ def estimate_mi(
     eval_every: int = 100,
     patience: int = 20,
     split: Sequence[float] = (0.6, 0.2, 0.2),
+    split_rows: Sequence[Any] | None = None,
     readout_batch_size: int = 2048,
     bootstrap: int = 200,
     clip: float = 5.0,
@@ -558,24 +697,33 @@ def estimate_mi(
             steadier late validation readings on hard tasks; early stopping still applies).
         eval_every, patience: validation readout every ``eval_every`` steps; stop after
             ``patience`` readouts without a new best, and keep the best critic.
-        split: fractions (train, validation, held-out).
+        split: fractions (train, validation, held-out); the validation rows are halved into
+            an early-stopping part and a calibration part.
+        split_rows: explicit disjoint row indices (train, validation, held-out), for data
+            whose rows are not exchangeable (pairs built from a shared pool of images: give
+            each part its own pool); the validation rows are halved as above. Replaces
+            ``split``; not combined with ``folds`` or ``seeds > 1``.
         readout_batch_size: block size B of the held-out readout; each positive is read
             against the B - 1 other rows of its block (InfoNCE's ceiling is log B).
         bootstrap: number of bootstrap draws over held-out rows for the 95% interval.
         clip: SMILE's tau. mine_alpha: MINE's moving-average rate.
-        calibrate: read out the best of the shrunk critics s T, s in {0, 0.05, ..., 1}
-            (:func:`scaled_scores`), s chosen on the validation part (``critic_scale`` in the
-            result). s = 0 is the constant critic, whose bound is exactly 0: without it, the
-            held-out bound of any non-constant critic on independent data is below 0.
+        calibrate: read out the best of the shrunk critics s T, s in {0.05, ..., 1}
+            (:func:`scaled_scores`), s chosen on the calibration part (``critic_scale`` in the
+            result), or the constant critic (s = 0, bound exactly 0, ``floored``) when no s
+            reads above two bootstrap standard errors there: without it, the held-out bound
+            of any non-constant critic on independent data is below 0.
         folds: k-fold: each fold is the held-out part once; the estimate is their mean.
         seeds: repeat with ``seeds`` different seeds (initialisation and split).
         device: "cpu", "cuda", ...; default CUDA when available. amp: mixed precision for
             the critic on CUDA (the bounds stay float32).
 
     Returns:
-        :class:`MIResult` with ``mi_nats``, ``mi_bits``, ``ci_nats`` (95%), ``train_mi_nats``,
-        ``ceiling_nats`` (None where none applies), ``history``, ``warnings``; with several
-        runs, ``spread_nats`` (their standard deviation) and ``runs``.
+        :class:`MIResult` with ``mi_nats``, ``mi_bits``, ``ci_nats`` (95%), ``is_lower_bound``,
+        ``raw_mi_nats`` / ``raw_ci_nats`` (uncalibrated), ``floored`` / ``upper_limit_nats``,
+        for SMILE ``lower_bound_nats`` / ``lower_bound_ci_nats`` (DV of the same critic),
+        ``train_mi_nats`` (uncalibrated, on training rows), ``ceiling_nats`` (None where none
+        applies), ``history``, ``warnings``; with several runs, ``spread_nats`` (their
+        standard deviation), ``runs``, and the interval of :func:`combine_intervals`.
     """
     if estimator not in ESTIMATORS:
         raise ConfigError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
@@ -600,14 +748,19 @@ def estimate_mi(
     x_kind = x_kind or infer_kind(xt)
     y_kind = y_kind or infer_kind(yt)
     dev = resolve_device(device)
+    parts = None
+    if split_rows is not None:
+        if folds or seeds > 1:
+            raise ConfigError("split_rows fixes the parts; it cannot be combined with folds or seeds > 1")
+        parts = _explicit_parts(split_rows, xt.shape[0])
 
     fold_ids: list[int | None] = list(range(folds)) if folds else [None]
-    results, replicate_sets = [], []
+    results = []
     for run_seed in range(seed, seed + seeds):
         for fold in fold_ids:
-            result, replicates = _fit_once(
+            result, _ = _fit_once(
                 xt, yt, estimator=estimator, readout=readout, critic=critic, x_kind=x_kind, y_kind=y_kind,
-                fractions=split, fold=fold, folds=folds or 1, batch_size=batch_size, steps=steps, lr=lr,
+                fractions=split, fold=fold, folds=folds or 1, split_rows=parts, batch_size=batch_size, steps=steps, lr=lr,
                 lr_schedule=lr_schedule, weight_decay=weight_decay, hidden=hidden, embedding_dim=embedding_dim,
                 critic_layers=critic_layers, eval_every=eval_every,
                 patience=patience, readout_batch_size=readout_batch_size, bootstrap=bootstrap, clip=clip,
@@ -615,25 +768,72 @@ def estimate_mi(
                 progress=progress,
             )  # fmt: skip
             results.append(result)
-            replicate_sets.append(replicates)
-    if len(results) == 1:
-        final = results[0]
-    else:
-        final = _aggregate(results, replicate_sets)
+    final = results[0] if len(results) == 1 else _aggregate(results)
     final.warnings = _warnings(final)
     return final
 
 
-def _aggregate(results: list[MIResult], replicate_sets: list[np.ndarray]) -> MIResult:
-    """Mean over runs; the interval from the mean of paired bootstrap replicates (runs as independent)."""
-    mean_replicates = np.mean(np.stack(replicate_sets), axis=0)
-    values = np.array([r.mi_nats for r in results])
+def _explicit_parts(split_rows: Sequence[Any], n: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(train, stop, calibration, test) index tensors from user parts (train, validation, held-out)."""
+    if len(split_rows) != 3:
+        raise ConfigError(f"split_rows must hold three index arrays (train, validation, held-out), got {len(split_rows)}")
+    train, val, test = (torch.as_tensor(np.asarray(rows), dtype=torch.long).reshape(-1) for rows in split_rows)
+    every = torch.cat([train, val, test])
+    if every.numel() and (every.min() < 0 or every.max() >= n):
+        raise DataError(f"split_rows index out of range for {n} rows; give row numbers 0 .. {n - 1}")
+    if torch.unique(every).numel() != every.numel():
+        raise DataError("split_rows parts overlap or repeat a row; give each row to at most one part")
+    half = (len(val) + 1) // 2
+    return train, val[:half], val[half:], test
+
+
+def combine_intervals(values: Sequence[float], intervals: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """95% interval for the mean of r runs whose held-out parts may overlap (seeds, folds).
+
+    The runs are not independent (seeds share rows; folds share training rows), so their
+    bootstrap replicates cannot be averaged as if they were. The rule, conservative on
+    purpose: around the mean m, each side is the widest per-run half-width on that side (one
+    run's sampling noise, which overlapping runs do not average away) plus
+    t_{0.975, r-1} * sd / sqrt(r) (the run-to-run spread of training):
+
+        [m - max_i(v_i - lo_i) - t sd/sqrt(r),  m + max_i(hi_i - v_i) + t sd/sqrt(r)].
+    """
+    from scipy import stats
+
+    values_arr = np.asarray(values, dtype=float)
+    r = len(values_arr)
+    mean = float(values_arr.mean())
+    spread = float(stats.t.ppf(0.975, r - 1) * values_arr.std(ddof=1) / math.sqrt(r)) if r > 1 else 0.0
+    below = max(v - lo for v, (lo, _) in zip(values_arr, intervals))
+    above = max(hi - v for v, (_, hi) in zip(values_arr, intervals))
+    return mean - below - spread, mean + above + spread
+
+
+def _runs_disagree(intervals: Sequence[tuple[float, float]]) -> bool:
+    """True when some two runs' intervals do not overlap."""
+    return max(lo for lo, _ in intervals) > min(hi for _, hi in intervals)
+
+
+def _aggregate(results: list[MIResult]) -> MIResult:
+    """Mean over runs, with the interval of :func:`combine_intervals` (raw and bound alike)."""
+    values = [r.mi_nats for r in results]
     first = results[0]
+    floored = all(r.floored for r in results)
+    bound = None
+    if first.lower_bound_nats is not None:
+        bounds_ = [r.lower_bound_nats for r in results]
+        bound = (float(np.mean(bounds_)), combine_intervals(bounds_, [r.lower_bound_ci_nats for r in results]))
+    interval = combine_intervals(values, [r.ci_nats for r in results])
     return MIResult(
         estimator=first.estimator,
         readout=first.readout,
-        mi_nats=float(values.mean()),
-        ci_nats=(float(np.percentile(mean_replicates, 2.5)), float(np.percentile(mean_replicates, 97.5))),
+        mi_nats=float(np.mean(values)),
+        ci_nats=(max(interval[0], 0.0), interval[1]) if floored else interval,
+        is_lower_bound=first.is_lower_bound,
+        raw_mi_nats=float(np.mean([r.raw_mi_nats for r in results])),
+        raw_ci_nats=combine_intervals([r.raw_mi_nats for r in results], [r.raw_ci_nats for r in results]),
+        floored=floored,
+        upper_limit_nats=max(r.upper_limit_nats for r in results) if floored else None,
         train_mi_nats=float(np.mean([r.train_mi_nats for r in results])),
         val_mi_nats=float(np.mean([r.val_mi_nats for r in results])),
         ceiling_nats=first.ceiling_nats,
@@ -645,8 +845,11 @@ def _aggregate(results: list[MIResult], replicate_sets: list[np.ndarray]) -> MIR
         critic_scale=float(np.mean([r.critic_scale for r in results])),
         seconds=sum(r.seconds for r in results),
         history=first.history,
-        spread_nats=float(values.std(ddof=1)),
+        spread_nats=float(np.std(values, ddof=1)),
         runs=[{k: v for k, v in r.to_dict().items() if k != "history"} for r in results],
+        lower_bound_readout=first.lower_bound_readout,
+        lower_bound_nats=None if bound is None else bound[0],
+        lower_bound_ci_nats=None if bound is None else bound[1],
     )
 
 

@@ -11,28 +11,51 @@ from dim.mi import MIResult
 __all__ = ["mi_table", "markdown_table", "save_figure", "median_ms", "write_results", "smile_and_ksg"]
 
 
+def _interval(interval) -> str:
+    return f"[{interval[0]:.3f}, {interval[1]:.3f}]"
+
+
 def mi_table(results: Sequence[MIResult], labels: Sequence[str] | None = None) -> str:
-    """One row per result: estimate in nats and bits, 95% interval, train vs held-out, ceiling, time."""
-    header = ["", "estimator", "nats", "bits", "95% CI (nats)", "train", "held-out", "ceiling", "seconds"]
-    rows = [header]
+    """One row per result, then one note line per result that needs one.
+
+    Columns: estimate in nats and bits, whether it is a lower bound ("bound") or an estimate
+    that can exceed the truth ("estimate"), its 95% interval, the uncalibrated held-out
+    reading with its interval ("raw"), the training-rows reading, the ceiling and the time.
+    Notes: a floored estimate's upper limit, and the true lower bound read beside SMILE.
+    """
+    header = ["", "estimator", "nats", "bits", "kind", "95% CI (nats)", "raw nats", "raw 95% CI", "train",
+              "ceiling", "seconds"]  # fmt: skip
+    rows, notes = [header], []
     for i, r in enumerate(results):
+        label = labels[i] if labels else ""
         rows.append([
-            labels[i] if labels else "",
+            label,
             f"{r.estimator}->{r.readout}",
             f"{r.mi_nats:.3f}",
             f"{r.mi_bits:.3f}",
-            f"[{r.ci_nats[0]:.3f}, {r.ci_nats[1]:.3f}]",
+            "bound" if r.is_lower_bound else "estimate",
+            _interval(r.ci_nats),
+            f"{r.raw_mi_nats:.3f}",
+            _interval(r.raw_ci_nats),
             f"{r.train_mi_nats:.3f}",
-            f"{r.mi_nats:.3f}",
             "-" if r.ceiling_nats is None else f"{r.ceiling_nats:.3f}",
             f"{r.seconds:.1f}",
         ])  # fmt: skip
+        prefix = f"{label}: " if label else ""
+        if r.floored:
+            notes.append(f"{prefix}floored at 0: no dependence above {r.upper_limit_nats:.3f} nats detected")
+        if not r.is_lower_bound:
+            note = f"{prefix}{r.readout} {r.mi_nats:.3f} nats is an estimate, not a bound"
+            if r.lower_bound_nats is not None:
+                note += (f"; lower bound ({r.lower_bound_readout}, same critic): {r.lower_bound_nats:.3f} nats "
+                         f"{_interval(r.lower_bound_ci_nats)}")  # fmt: skip
+            notes.append(note)
     if not labels:
         rows = [row[1:] for row in rows]
     widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
     lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join(lines + notes)
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -19,40 +19,111 @@ def test_short_training_recovers_known_mi(lr_schedule):
     x, y = sample_correlated_gaussians(3000, 2, gaussian_rho_for_mi(1.0, 2), seed=3)
     result = estimate_mi(x, y, lr_schedule=lr_schedule, **FAST)
     assert result.mi_nats == pytest.approx(1.0, abs=0.15)
-    assert result.ci_nats[0] <= result.mi_nats <= result.ci_nats[1]
+    assert result.ci_nats[0] <= 1.0 <= result.ci_nats[1] + 0.05  # the truth, not the estimate itself
     assert result.mi_bits == pytest.approx(result.mi_nats / math.log(2))
     assert result.ceiling_nats is None
-    assert result.rows["train"] == 1800 and result.rows["val"] == 600
+    assert result.rows == {"train": 1800, "val": 300, "calibration": 300, "test": 512}
     assert result.history and result.history[-1]["step"] == result.steps
 
 
-def test_independent_variables_read_near_zero():
-    rng = np.random.default_rng(0)
-    result = estimate_mi(rng.standard_normal((2000, 5)), rng.standard_normal((2000, 5)), **FAST)
-    assert abs(result.mi_nats) < 0.02
-    assert result.ci_nats[0] <= 0.0 <= result.ci_nats[1]
-    uncalibrated = estimate_mi(rng.standard_normal((2000, 5)), rng.standard_normal((2000, 5)), calibrate=False, **FAST)
-    assert uncalibrated.critic_scale == 1.0 and uncalibrated.mi_nats < 0.02
+COVERAGE = dict(steps=150, eval_every=25, patience=4, bootstrap=100, readout_batch_size=256, hidden=32,
+                embedding_dim=16, lr=3e-3)  # fmt: skip
 
 
-def test_calibration_keeps_the_constant_critic_without_evidence_and_shrinks_otherwise():
+@pytest.mark.parametrize("estimator", ["dv", "mine", "nwj", "infonce"])
+def test_true_lower_bounds_cover_the_truth_over_seeds(estimator):
+    """For a lower bound, the lower 95% limit must sit at or below the known MI in >= 90% of
+    20 seeds; on independent data the interval must contain 0 in >= 90% of 20 seeds."""
+    truth = 0.5
+    below, contains_zero = 0, 0
+    for seed in range(20):
+        x, y = sample_correlated_gaussians(800, 2, gaussian_rho_for_mi(truth, 2), seed=100 + seed)
+        result = estimate_mi(x, y, estimator=estimator, seed=seed, **COVERAGE)
+        assert result.is_lower_bound
+        below += result.ci_nats[0] <= truth
+        rng = np.random.default_rng(seed)
+        independent = estimate_mi(rng.standard_normal((800, 2)), rng.standard_normal((800, 2)), estimator=estimator,
+                                  seed=seed, **COVERAGE)  # fmt: skip
+        contains_zero += independent.ci_nats[0] <= 0.0 <= independent.ci_nats[1]
+    assert below >= 18 and contains_zero >= 18
+
+
+def test_a_floored_estimate_keeps_an_interval_and_the_raw_reading():
+    """Weak dependence (0.02 nats) at n = 2,000: the estimate may be floored, but its interval
+    is never [0, 0]; it reaches up to the upper limit, which here covers the truth."""
+    x, y = sample_correlated_gaussians(2000, 5, gaussian_rho_for_mi(0.02, 5), seed=0)
+    result = estimate_mi(x, y, estimator="dv", **FAST)
+    assert result.floored and result.mi_nats == 0.0 and result.critic_scale == 0.0
+    assert result.ci_nats[0] == 0.0 and result.ci_nats[1] == result.upper_limit_nats >= 0.02
+    assert result.raw_ci_nats[0] < result.raw_mi_nats < result.raw_ci_nats[1]
+    assert any("no dependence above" in w for w in result.warnings)
+    payload = result.to_dict()
+    assert payload["floored"] is True and len(payload["raw_ci_nats"]) == 2
+
+
+def test_smile_is_labelled_an_estimate_and_carries_a_true_lower_bound():
+    truth = 1.0
+    x, y = sample_correlated_gaussians(3000, 2, gaussian_rho_for_mi(truth, 2), seed=3)
+    result = estimate_mi(x, y, estimator="smile", **FAST)
+    assert not result.is_lower_bound and result.lower_bound_readout == "dv"
+    low, high = result.lower_bound_ci_nats
+    assert low <= truth and low < result.lower_bound_nats < high
+    assert result.lower_bound_nats == pytest.approx(truth, abs=0.2)
+    assert any("not a lower bound" in w for w in result.warnings)
+    from dim.report import mi_table
+
+    assert "estimate, not a bound" in mi_table([result])
+    assert estimate_mi(x, y, estimator="dv", **FAST).lower_bound_nats is None
+
+
+def test_calibration_finds_the_shrinkage_and_detects_no_evidence():
     from dim.mi import calibrate_scale, scaled_scores
 
     generator = torch.Generator().manual_seed(0)
     noise = torch.randn(2000, generator=generator), torch.randn(2000, 50, generator=generator)
-    assert calibrate_scale("dv", *noise, clip=5.0) == (0.0, 0.0)  # independent: the constant critic
+    assert not calibrate_scale("dv", *noise, clip=5.0).significant  # independent: no evidence
     positive, negative = 2.0 + torch.randn(2000, generator=generator), torch.randn(2000, 50, generator=generator)
-    scale, value = calibrate_scale("dv", 3 * positive, 3 * negative, clip=5.0)  # over-confident x3
-    assert 0.5 < scale < 0.8 and value > 0  # the log-ratio of N(2,1) to N(0,1) is 2t - 2: s = 2/3
+    calibration = calibrate_scale("dv", 3 * positive, 3 * negative, clip=5.0)  # over-confident x3
+    # the log-ratio of N(2,1) to N(0,1) is 2t - 2, so the best multiple of 3t is s = 2/3;
+    # the DV value there is KL(N(2,1) || N(0,1)) = 2 nats
+    assert calibration.significant and calibration.scale == pytest.approx(2 / 3, abs=0.05)
+    assert calibration.value == pytest.approx(2.0, abs=0.15)
     assert torch.allclose(scaled_scores(torch.tensor([3.0]), 0.0, "nwj"), torch.tensor([1.0]))
 
 
-def test_infonce_reports_its_ceiling_and_warns_near_it():
+def test_calibration_and_early_stopping_use_disjoint_rows():
+    from dim.mi import _split
+
+    parts = _split(1000, (0.6, 0.2, 0.2), torch.Generator().manual_seed(0), None, 1)
+    assert [len(p) for p in parts] == [600, 100, 100, 200]
+    assert len(torch.unique(torch.cat(parts))) == 1000
+
+
+def test_explicit_split_rows_are_used_and_checked():
+    x, y = sample_correlated_gaussians(600, 2, 0.5, seed=1)
+    rows = (np.arange(0, 400), np.arange(400, 500), np.arange(500, 600))
+    result = estimate_mi(x, y, split_rows=rows, **{**FAST, "steps": 50})
+    assert result.rows == {"train": 400, "val": 50, "calibration": 50, "test": 100}
+    with pytest.raises(DataError, match="overlap"):
+        estimate_mi(x, y, split_rows=(np.arange(0, 400), np.arange(300, 500), np.arange(500, 600)))
+
+
+def test_infonce_saturates_at_its_ceiling_and_warns():
     x, y = sample_correlated_gaussians(1200, 2, 0.999, seed=0)  # ~6.2 nats, far above log 128
     result = estimate_mi(x, y, estimator="infonce", **{**FAST, "readout_batch_size": 128, "lr": 3e-3})
     assert result.ceiling_nats == pytest.approx(math.log(128))
-    assert result.mi_nats <= result.ceiling_nats + 1e-6
+    assert result.mi_nats > math.log(128) - 0.5  # a trained critic reaches the cap at 6.2 nats
     assert any("ceiling" in w for w in result.warnings)
+
+
+def test_combined_interval_adds_run_spread_to_the_widest_run():
+    from dim.mi import combine_intervals
+
+    # runs 1.0 [0.9, 1.1], 1.2 [1.0, 1.3], 1.4 [1.35, 1.5]: mean 1.2, widest sides 0.2 below
+    # and 0.1 above, sd 0.2 over 3 runs: t(0.975, 2) = 4.303, 4.303 * 0.2 / sqrt(3) = 0.4969
+    low, high = combine_intervals([1.0, 1.2, 1.4], [(0.9, 1.1), (1.0, 1.3), (1.35, 1.5)])
+    assert low == pytest.approx(1.2 - 0.2 - 0.4969, abs=1e-3)
+    assert high == pytest.approx(1.2 + 0.1 + 0.4969, abs=1e-3)
 
 
 def test_folds_and_seeds_report_spread():
@@ -60,6 +131,8 @@ def test_folds_and_seeds_report_spread():
     result = estimate_mi(x, y, folds=3, **{**FAST, "steps": 200})
     assert len(result.runs) == 3 and result.spread_nats is not None
     assert result.mi_nats == pytest.approx(np.mean([r["mi_nats"] for r in result.runs]))
+    widest = max(r["ci_nats"][1] - r["ci_nats"][0] for r in result.runs)
+    assert result.ci_nats[1] - result.ci_nats[0] >= widest  # overlapping runs never narrow the interval
 
 
 def test_same_seed_same_estimate():
@@ -123,3 +196,29 @@ def test_standardisation_keeps_rare_features_bounded():
     scaled = _standardize(values, "vector", torch.arange(100))
     assert scaled.abs().max() <= 10.0
     assert torch.allclose(scaled[:100, 1:].mean(0), torch.zeros(4), atol=1e-5)
+
+
+def test_cli_prints_raw_and_reported_readings_the_kind_and_the_floored_note(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.standard_normal((600, 2)).astype(np.float32))
+    np.save(tmp_path / "y.npy", rng.standard_normal((600, 2)).astype(np.float32))
+    script = Path(__file__).resolve().parent.parent / "scripts" / "estimate_mi.py"
+    out = tmp_path / "r.json"
+    done = subprocess.run(
+        [sys.executable, str(script), f"x={tmp_path}/x.npy", f"y={tmp_path}/y.npy", f"out={out}", "estimator=dv",
+         "training.steps=100", "training.eval_every=50", "training.bootstrap=50", "training.hidden=32",
+         "progress=false"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "raw nats" in done.stdout and "bound" in done.stdout
+    assert "floored at 0: no dependence above" in done.stdout
+    payload = json.loads(out.read_text())
+    assert payload["floored"] is True and payload["is_lower_bound"] is True
+    assert payload["ci_nats"][1] == payload["upper_limit_nats"] > 0.0
+    assert len(payload["raw_ci_nats"]) == 2
