@@ -45,6 +45,7 @@ __all__ = [
     "mine_bound",
     "nwj_bound",
     "smile_bound",
+    "smile_value",
 ]
 
 # exp(80) ~ 5.5e34 < float32 max (3.4e38): the NWJ partition term saturates here, where
@@ -247,9 +248,19 @@ def smile_bound(
     a true lower bound beside every SMILE value). With tau = inf it is DV.
     """
     positive, negative = _resolve(scores, positive, negative)
-    value = positive.mean() - log_mean_exp(negative.clamp(-clip, clip))
+    value = smile_value(positive=positive, negative=negative, clip=clip)
     training_signal = jsd_objective(positive=positive, negative=negative)
     return training_signal + (value - training_signal).detach()
+
+
+@torch.no_grad()
+def smile_value(
+    scores: Tensor | None = None, *, positive: Tensor | None = None, negative: Tensor | None = None, clip: float = 5.0
+) -> Tensor:
+    """The value of :func:`smile_bound` alone (no training signal), for readouts: in nats,
+    E_p[T] - log E_q[exp(clip(T, -tau, tau))]. An estimate, **not a bound** (see there)."""
+    positive, negative = _resolve(scores, positive, negative)
+    return positive.mean() - log_mean_exp(negative.clamp(-clip, clip))
 
 
 class MINEMovingAverage(torch.nn.Module):

@@ -151,7 +151,7 @@ def readout_value(readout: str, positive: Tensor, negative: Tensor, clip: float 
     if readout == "infonce":
         return bounds.infonce_bound(positive=positive, negative=negative)
     if readout == "smile":
-        return bounds.smile_bound(positive=positive, negative=negative, clip=clip).detach()
+        return bounds.smile_value(positive=positive, negative=negative, clip=clip)
     raise ConfigError(f"unknown readout {readout!r}; choose one of dv, nwj, nwj_shifted, infonce, smile")
 
 
@@ -332,14 +332,42 @@ def block_scores(
     return torch.cat(positives), torch.cat(negatives), size
 
 
+def _row_terms(readout: str, positive: Tensor, negative: Tensor, clip: float) -> tuple[Tensor, Tensor | None]:
+    """Per-row summaries from which ``readout``'s value on any multiset of rows follows exactly.
+
+    positive (R,), negative (R, K). Returns (a, b), each (R,):
+    dv / smile / nwj / nwj_shifted: a = the row's positive term, b = logsumexp of the row's
+    (for smile clipped) negatives, so the partition term over rows r is
+    logsumexp(b[r]) - log(|r| K); infonce: a = the row's log-softmax term, b = None.
+    """
+    if readout == "infonce":
+        row_scores = torch.cat([positive.unsqueeze(1), negative], dim=1)
+        return positive - torch.logsumexp(row_scores, dim=1), None
+    if readout == "smile":
+        negative = negative.clamp(-clip, clip)
+    shift = 1.0 if readout == "nwj_shifted" else 0.0
+    return positive + shift, torch.logsumexp(negative, dim=1)
+
+
+def _value_from_rows(readout: str, a: Tensor, b: Tensor | None, rows: Tensor, k: int) -> Tensor:
+    """``readout``'s value on the rows ``rows`` (with repeats) from :func:`_row_terms`."""
+    if readout == "infonce":
+        return a[rows].mean() + math.log(k + 1)
+    log_partition = torch.logsumexp(b[rows], dim=0) - math.log(rows.numel() * k)
+    if readout in ("dv", "smile"):
+        return a[rows].mean() - log_partition
+    offset = 1.0 if readout == "nwj" else 0.0  # nwj: E[exp(T - 1)]; nwj_shifted: E[exp((T + 1) - 1)]
+    return a[rows].mean() - torch.exp((log_partition - offset).clamp(max=bounds.NWJ_MAX_EXPONENT))
+
+
 def _bootstrap(readout: str, positive: Tensor, negative: Tensor, clip: float, draws: int, seed: int) -> np.ndarray:
+    """``draws`` bootstrap values of ``readout``, resampling held-out rows (a row keeps its own
+    negatives). Each draw costs O(R), not O(R K): it reads per-row summaries (:func:`_row_terms`)."""
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    n = positive.shape[0]
-    values = []
-    for _ in range(draws):
-        rows = torch.randint(n, (n,), generator=generator).to(positive.device)
-        values.append(readout_value(readout, positive[rows], negative[rows], clip).item())
-    return np.asarray(values)
+    n, k = negative.shape
+    a, b = _row_terms(readout, positive.float(), negative.float(), clip)
+    rows = torch.randint(n, (draws, n), generator=generator).to(positive.device)
+    return np.asarray([_value_from_rows(readout, a, b, r, k).item() for r in rows])
 
 
 CALIBRATION_SCALES = tuple(i / 20 for i in range(21))  # 0, 0.05, ..., 1
