@@ -151,15 +151,34 @@ def test_knn_weighted_vote_on_separable_features():
     assert (knn_predict(x[:400], y[:400], x[400:], k=20) == y[400:]).mean() > 0.98
 
 
+def _one_hot_code(labels, classes, rng):
+    """A code (N, classes) that determines the label: one-hot(label) + N(0, 0.01^2) noise."""
+    return np.eye(classes, dtype=np.float32)[labels] + 0.01 * rng.normal(size=(len(labels), classes)).astype(np.float32)
+
+
 def test_mi_checks_recover_label_entropy_for_one_hot_code():
     rng = np.random.default_rng(0)
     labels = rng.integers(4, size=3000)
-    code = np.eye(4, dtype=np.float32)[labels] + 0.01 * rng.normal(size=(3000, 4)).astype(np.float32)
+    code = _one_hot_code(labels, 4, rng)
     truth = math.log(4)
     ba = label_mi_barber_agakov(code[:2000], labels[:2000], code[2000:], labels[2000:])
     assert abs(ba["mi_nats"] - truth) < 0.05
     mine = label_mi_estimate(code, labels, steps=600, batch_size=256, readout_batch_size=512)
     assert abs(mine["mi_nats"] - truth) < 0.1 * truth
+
+
+def test_barber_agakov_uses_the_training_label_marginal():
+    """Labels with probabilities (1/2, 1/4, 1/4), H = 1.5 bits, and a code that determines the
+    label, so I(code; label) = 1.5 bits. The training split holds exactly those frequencies; the
+    test split is balanced, so its plug-in entropy (log2 3 = 1.58 bits) is not H(label)."""
+    rng = np.random.default_rng(0)
+    train_labels = rng.permutation(np.repeat([0, 1, 2], [1000, 500, 500]))
+    test_labels = np.repeat([0, 1, 2], 100)
+    result = label_mi_barber_agakov(_one_hot_code(train_labels, 3, rng), train_labels,
+                                    _one_hot_code(test_labels, 3, rng), test_labels)  # fmt: skip
+    assert result["label_entropy_nats"] == pytest.approx(1.5 * math.log(2), rel=1e-12)
+    assert result["ceiling_nats"] == result["label_entropy_nats"]
+    assert 1.45 < result["mi_bits"] <= 1.5
 
 
 def test_neural_dependency_zero_for_independent_and_positive_for_dependent():
