@@ -38,6 +38,7 @@ __all__ = [
     "split_positive_negative",
     "infomax_bound",
     "infomax_readout",
+    "negative_log_mean_exp",
     "local_infonce_reference",
     "clip_scores",
     "PriorDiscriminator",
@@ -173,23 +174,48 @@ def infomax_bound(
     raise ConfigError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
 
 
+def negative_log_mean_exp(scores: Tensor) -> Tensor:
+    """Each query's log-mean-exp over its negatives: (N, Q) from S (N, Q, N, L), float32.
+
+    m[i, q] = log( 1 / ((N - 1) L) * sum_{j != i} sum_l exp S[i, q, j, l] ),
+    reduced over the L locations first (N, Q, N), so that the own image (j = i) is masked on
+    that L times smaller tensor: no (N Q) x (N - 1) L tensor of negatives is gathered.
+    """
+    n, _, _, l = scores.shape
+    per_image = torch.logsumexp(scores.float(), dim=3)  # (N, Q, N): log sum_l exp S[i, q, j, l]
+    own = torch.eye(n, dtype=torch.bool, device=scores.device).unsqueeze(1)  # (N, 1, N): j == i
+    return torch.logsumexp(per_image.masked_fill(own, float("-inf")), dim=2) - math.log((n - 1) * l)
+
+
 @torch.no_grad()
 def infomax_readout(scores: Tensor, head: str) -> Tensor:
     """An MI reading in nats for logging: InfoNCE for the infonce head, NWJ for nwj, else DV.
-    (JSD is never reported as nats: a JSD-trained critic is read through DV.)"""
-    positive, negative = split_positive_negative(scores.float())
+    (JSD is never reported as nats: a JSD-trained critic is read through DV.)
+
+    InfoNCE is the head's own training value (:func:`infomax_bound`). DV and NWJ read the
+    negatives only through E_q[exp T]; as every query has the same (N - 1) L negatives,
+    E_q[exp T] = mean_{i,q} exp m[i, q] with m = :func:`negative_log_mean_exp`, so the bounds
+    applied to the N Q values m give their value over all N Q (N - 1) L negatives, at the
+    cost of one pass over S (as the pooled JSD objective), without gathering the negatives.
+    """
+    scores = scores.float()
     if head == "infonce":
-        return bounds.infonce_shared_negatives(positive, negative)
+        return infomax_bound(scores, "infonce")
+    positive = scores.diagonal(dim1=0, dim2=2)  # (Q, L, N): S[i, q, i, l]
+    log_means = negative_log_mean_exp(scores)
     if head == "nwj":
-        return bounds.nwj_bound(positive=positive, negative=negative)
-    return bounds.dv_bound(positive=positive, negative=negative)
+        return bounds.nwj_bound(positive=positive, negative=log_means)
+    return bounds.dv_bound(positive=positive, negative=log_means)
 
 
 def local_infonce_reference(scores: Tensor) -> Tensor:
     """InfoNCE for S (N, Q, N, L) written straight from the formula, materialising for every
     positive (i, q, l) its own row [S_iqil, S_iqjl' for all j, l'] with the self pairs (j = i)
-    set to -inf: an (N Q) x L x (1 + N L) tensor, as the original DIM code builds. The
-    reference that :func:`infomax_bound` (head "infonce") is tested and benchmarked against."""
+    set to -inf, so that they drop out of the softmax: an (N Q) x L x (1 + N L) tensor. The
+    original DIM code (rdevon/DIM, ``nce_loss``) builds a tensor of the same shape but sets the
+    self pairs to the score -10 instead, so each of its rows keeps L terms e^-10 in the
+    denominator; it also adds no log((N - 1) L + 1), reporting the loss rather than the bound.
+    The reference that :func:`infomax_bound` (head "infonce") is tested and benchmarked against."""
     n, q, _, l = scores.shape
     flat = scores.reshape(n * q, n, l).float()
     positive = flat[torch.arange(n * q), torch.arange(n).repeat_interleave(q)]  # (NQ, L)

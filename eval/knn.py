@@ -14,6 +14,11 @@ Which is fastest depends on the hardware and the BLAS each links: the faiss-cpu 
 its own OpenBLAS, which on our 2-core benchmark machine was 4x slower than torch's matmul
 (``scripts/bench_eval.py`` measures all three against scikit-learn).
 
+Ties: training rows with equal similarity to a query (duplicate rows) come back in an
+unspecified order, and at the k-th rank an unspecified one of them is kept, as in
+scikit-learn's brute-force search (``np.argpartition``); the similarities, and the rows as
+vectors, are the same whichever is chosen.
+
 Weighted vote (as DINO / InstDisc): class score = sum over the k neighbours of exp(sim / T).
 Majority vote: the most frequent class among the k neighbours, ties broken towards the
 smallest label (as scikit-learn's KNeighborsClassifier does).
@@ -26,7 +31,7 @@ import numpy as np
 from dim.errors import DataError
 from eval.linear import check_features
 
-__all__ = ["knn_predict", "knn_reference", "neighbours", "BACKENDS"]
+__all__ = ["knn_predict", "neighbours", "BACKENDS"]
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -92,12 +97,20 @@ class _Bfloat16Search:
     overall top ``candidates`` lies in one of those groups). Group maxima are compared as the
     scores' bits read as int16, which orders bfloat16 values correctly where they are >= 0; a
     query whose kept groups include one with a negative maximum is searched in float32.
+
+    The last chunk is padded with -inf scores. Read as int16, -inf (0xFF80 = -128) ranks above
+    every negative score, so a group made only of padding could be kept, and its row index
+    would lie past the database. A chunk therefore holds at most N rows: every group then
+    holds at least one real row (in the first chunk), the padding never outranks it in the
+    float32 selection of rows, and a group maximum taken from padding is negative, which
+    sends the query to the float32 search.
     """
 
     def __init__(self, database, k: int, chunk: int = 1024, margin: int = 24) -> None:
         import torch
 
         n, dim = database.shape
+        chunk = min(chunk, n)  # no group of padding only (see the class docstring)
         self.n, self.chunk, self.chunks = n, chunk, -(-n // chunk)
         self.candidates = min(n, k + margin)
         low = database.to(torch.bfloat16)
@@ -167,19 +180,11 @@ def knn_predict(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, k:
     """Predicted labels (M,) for test_x (M, D) from train_x (N, D), train_y (N,) ints.
 
     weighted: vote with exp(similarity / temperature); else a plain majority, ties to the
-    smallest label. backend: "faiss" or "torch" (exact search both; see the module docstring).
+    smallest label. backend: one of ``BACKENDS`` (exact searches all; see the module docstring).
+    k larger than N is lowered to N.
     """
     check_features(train_x, train_y, "train")
     check_features(test_x, None, "test")
     k = min(k, len(train_x))
     similarities, indices = neighbours(train_x, test_x, k, backend)
     return _vote(similarities, indices, np.asarray(train_y), int(train_y.max()) + 1, temperature, weighted)
-
-
-def knn_reference(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, k: int = 20) -> np.ndarray:
-    """Brute-force majority vote in numpy (full similarity matrix, stable sort): the reference
-    that :func:`knn_predict` (``weighted=False``) is tested against."""
-    similarities = _normalise(test_x) @ _normalise(train_x).T
-    indices = np.argsort(-similarities, axis=1, kind="stable")[:, :k]
-    top = np.take_along_axis(similarities, indices, 1)
-    return _vote(top, indices, np.asarray(train_y), int(train_y.max()) + 1, 1.0, weighted=False)

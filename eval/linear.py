@@ -40,6 +40,18 @@ def _topk(logits: torch.Tensor, labels: torch.Tensor, k: int) -> float:
     return float((logits.topk(k, dim=1).indices == labels[:, None]).any(1).float().mean())
 
 
+def _batches(n: int, size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """A random partition of the rows 0..n-1 into batches of ``size`` rows, for one epoch.
+
+    A last batch of a single row (n = 1 mod size, n > size) joins the batch before it,
+    which then holds size + 1 rows: BatchNorm cannot normalise one row in training mode.
+    """
+    batches = list(torch.randperm(n, generator=generator).split(size))
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2:] = [torch.cat(batches[-2:])]
+    return batches
+
+
 def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, weight_decay: float, epochs: int, seed: int,
          full_batch: bool) -> nn.Module:  # fmt: skip
     torch.manual_seed(seed)
@@ -60,7 +72,7 @@ def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, weight_decay: float
     generator = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
         model.train()
-        for rows in torch.randperm(len(x), generator=generator).split(256):
+        for rows in _batches(len(x), 256, generator):
             optimizer.zero_grad()
             F.cross_entropy(model(x[rows]), y[rows]).backward()
             optimizer.step()
@@ -115,8 +127,8 @@ def mlp_probe(
     weight_decays: Sequence[float] = (0.0, 1e-4), val_fraction: float = 0.1, epochs: int = 30, seed: int = 0,
 ) -> dict:  # fmt: skip
     """The DIM paper's MLP probe: one hidden layer of 200 units with BatchNorm, ReLU and
-    dropout 0.1, trained with AdamW (lr 1e-3, batches of 256). Same protocol and output as
-    :func:`linear_probe`."""
+    dropout 0.1, trained with AdamW (lr 1e-3, batches of 256; a last batch of one row joins
+    the one before, see :func:`_batches`). Same protocol and output as :func:`linear_probe`."""
 
     def make(d: int, c: int) -> nn.Module:
         return nn.Sequential(nn.Linear(d, 200), nn.BatchNorm1d(200), nn.ReLU(), nn.Dropout(0.1), nn.Linear(200, c))

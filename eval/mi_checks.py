@@ -1,9 +1,10 @@
 """MI checks on representations, with the estimation core (:func:`dim.mi.estimate_mi`).
 
 * ``label_mi_barber_agakov``: I(code; label) >= H(label) - CE, CE the held-out cross-entropy
-  of a probe q(label | code) (Barber & Agakov, 2003). It uses the known label marginal, so it
-  is tight when the probe is the true posterior (the case the seeds call tight), and it can
-  never exceed H(label).
+  of a probe q(label | code) (Barber & Agakov, 2003). H(label) is the plug-in entropy of the
+  training split's label frequencies (the marginal the probe is fitted under), not of the test
+  labels the cross-entropy is measured on. The value is tight when the probe is the true
+  posterior (the case the seeds call tight) and can never exceed that H(label).
 * ``label_mi_estimate``: a MINE-family estimate of I(code; label) with its interval, the
   label side embedded as a class (kind "label").
 * ``input_code_mi``: I(X; code + sigma * eps). A deterministic encoder on continuous input
@@ -35,9 +36,11 @@ LN2 = math.log(2)
 
 
 def label_mi_barber_agakov(train_x, train_y, test_x, test_y, seed: int = 0) -> dict:
-    """H(label) - held-out cross-entropy of a linear probe (nats and bits); a lower bound."""
+    """H(label) - CE in nats and bits, a lower bound on I(code; label): H(label) the plug-in
+    entropy of train_y's class frequencies, CE the cross-entropy on (test_x, test_y) of a
+    linear probe fitted on (train_x, train_y)."""
     probe = linear_probe(train_x, train_y, test_x, test_y, seed=seed)
-    entropy = entropy_nats(np.asarray(test_y))
+    entropy = entropy_nats(np.asarray(train_y))
     value = entropy - probe["cross_entropy_nats"]
     return {"mi_nats": value, "mi_bits": value / LN2, "ceiling_nats": entropy, "label_entropy_nats": entropy}
 

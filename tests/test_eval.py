@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dim.errors import DataError
-from eval.knn import knn_predict, knn_reference
+from eval.knn import BACKENDS, knn_predict, neighbours
 from eval.linear import linear_probe, mlp_probe
 from eval.mi_checks import label_mi_barber_agakov, label_mi_estimate, neural_dependency
 
@@ -38,14 +38,79 @@ def test_mlp_probe_separates():
     assert mlp_probe(x[:400], y[:400], x[400:], y[400:], epochs=15)["top1"] > 0.95
 
 
-@pytest.mark.parametrize("backend", ["faiss", "torch", "torch-bf16"])
-def test_knn_majority_vote_equals_brute_force_reference(backend):
+@pytest.mark.usefixtures("single_thread")
+@pytest.mark.parametrize("n", [4, 5, 257, 285, 513])
+def test_every_probe_fits_any_training_size_with_two_rows_per_class(n):
+    """4 and 5 rows: two per class; 257 and 513 rows: the refit on the whole train split
+    leaves one row after the batches of 256; 285 rows: so does the fit of the weight-decay
+    sweep (285 - 28 validation rows = 257). Every probe must still classify separable data."""
+    labels = np.arange(n + 200) % 2  # rows alternate between the classes: >= 2 per class in the first n
+    x = (8 * np.eye(4)[labels] + np.random.default_rng(0).normal(size=(n + 200, 4))).astype(np.float32)
+    train_x, train_y, test_x, test_y = x[:n], labels[:n], x[n:], labels[n:]
+    assert linear_probe(train_x, train_y, test_x, test_y, weight_decays=(0.0, 1e-2), max_iter=50)["top1"] > 0.9
+    assert mlp_probe(train_x, train_y, test_x, test_y, epochs=10)["top1"] > 0.9
+    for backend in BACKENDS:
+        assert (knn_predict(train_x, train_y, test_x, backend=backend) == test_y).mean() > 0.9, backend
+
+
+K = 10  # neighbours in the k-NN tests
+
+
+def _knn_cases() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """name -> (train (N, 16), queries (100, 16), copy_of (N,)): copy_of[r] is the distinct
+    row that training row r repeats (r itself where rows are all distinct)."""
     rng = np.random.default_rng(0)
-    train_x, test_x = rng.normal(size=(500, 8)), rng.normal(size=(200, 8))
-    train_y = rng.integers(5, size=500)
-    for k in (1, 4, 20):
-        assert np.array_equal(knn_predict(train_x, train_y, test_x, k=k, weighted=False, backend=backend),
-                              knn_reference(train_x, train_y, test_x, k=k))  # fmt: skip
+    cases = {f"N={n}": (rng.normal(size=(n, 16)), rng.normal(size=(100, 16)), np.arange(n))
+             for n in (K + 1, 30, 1023, 1025)}  # fmt: skip
+    cases["mean 3"] = (rng.normal(size=(300, 16)) + 3, rng.normal(size=(100, 16)) + 3, np.arange(300))
+    copy_of = rng.permutation(np.repeat(np.arange(100), 3))  # 100 distinct rows, 3 copies each
+    distinct = rng.normal(size=(100, 16))
+    cases["duplicates"] = (distinct[copy_of], distinct[:50] + 0.1 * rng.normal(size=(50, 16)), copy_of)
+    return cases
+
+
+def _cosine(a, b):
+    """Cosine similarity of a (..., D) and b (..., D) along the last axis, in float64."""
+    return (a / np.linalg.norm(a, axis=-1, keepdims=True) * b / np.linalg.norm(b, axis=-1, keepdims=True)).sum(-1)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", list(_knn_cases()))
+def test_knn_neighbours_equal_sklearn_brute_force(backend, case):
+    """Against NearestNeighbors(algorithm="brute", metric="cosine") in float64: the same
+    similarity at every rank, each returned row really has it, and the same row wherever that
+    similarity is apart from the other ranks' by more than float32 rounding. Duplicate rows
+    tie exactly; which copy comes back is unspecified (module docstring), so there the rows
+    are compared as vectors: the same distinct row at every rank."""
+    from sklearn.neighbors import NearestNeighbors
+
+    train, queries, copy_of = _knn_cases()[case]
+    search = NearestNeighbors(n_neighbors=K, algorithm="brute", metric="cosine").fit(train)
+    distances, expected = search.kneighbors(queries)
+    similarities, rows = neighbours(train, queries, K, backend)
+    assert rows.shape == (len(queries), K) and (np.sort(rows, 1)[:, 1:] != np.sort(rows, 1)[:, :-1]).all()
+    np.testing.assert_allclose(similarities, 1 - distances, atol=1e-5)
+    np.testing.assert_allclose(_cosine(queries[:, None], train[rows]), 1 - distances, atol=1e-5)
+    gaps = np.pad(np.diff(distances, axis=1), ((0, 0), (1, 1)), constant_values=np.inf)  # (M, K + 1)
+    apart = np.minimum(gaps[:, :-1], gaps[:, 1:]) > 1e-5  # rank r against ranks r - 1 and r + 1
+    assert np.array_equal(copy_of[rows][apart], copy_of[expected][apart])
+    assert np.array_equal(np.sort(copy_of[rows], 1), np.sort(copy_of[expected], 1))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_knn_votes_equal_sklearn_classifier(backend):
+    """Majority and exp(similarity / T) votes equal KNeighborsClassifier's with the same
+    weights (ties to the smallest label in both), for every training size of the cases."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    temperature = 0.07
+    for name, (train, queries, copy_of) in _knn_cases().items():
+        labels = np.random.default_rng(1).integers(4, size=copy_of.max() + 1)[copy_of]  # copies share a label
+        for weighted, weights in ((False, "uniform"), (True, lambda d: np.exp((1 - d) / temperature))):
+            sklearn = KNeighborsClassifier(K, weights=weights, algorithm="brute", metric="cosine").fit(train, labels)
+            predicted = knn_predict(train, labels, queries, k=K, temperature=temperature, weighted=weighted,
+                                    backend=backend)  # fmt: skip
+            assert np.array_equal(predicted, sklearn.predict(queries)), (name, weighted)
 
 
 def test_bfloat16_search_returns_the_float32_neighbours_and_falls_back_when_uncertain(monkeypatch):
@@ -86,15 +151,34 @@ def test_knn_weighted_vote_on_separable_features():
     assert (knn_predict(x[:400], y[:400], x[400:], k=20) == y[400:]).mean() > 0.98
 
 
+def _one_hot_code(labels, classes, rng):
+    """A code (N, classes) that determines the label: one-hot(label) + N(0, 0.01^2) noise."""
+    return np.eye(classes, dtype=np.float32)[labels] + 0.01 * rng.normal(size=(len(labels), classes)).astype(np.float32)
+
+
 def test_mi_checks_recover_label_entropy_for_one_hot_code():
     rng = np.random.default_rng(0)
     labels = rng.integers(4, size=3000)
-    code = np.eye(4, dtype=np.float32)[labels] + 0.01 * rng.normal(size=(3000, 4)).astype(np.float32)
+    code = _one_hot_code(labels, 4, rng)
     truth = math.log(4)
     ba = label_mi_barber_agakov(code[:2000], labels[:2000], code[2000:], labels[2000:])
     assert abs(ba["mi_nats"] - truth) < 0.05
     mine = label_mi_estimate(code, labels, steps=600, batch_size=256, readout_batch_size=512)
     assert abs(mine["mi_nats"] - truth) < 0.1 * truth
+
+
+def test_barber_agakov_uses_the_training_label_marginal():
+    """Labels with probabilities (1/2, 1/4, 1/4), H = 1.5 bits, and a code that determines the
+    label, so I(code; label) = 1.5 bits. The training split holds exactly those frequencies; the
+    test split is balanced, so its plug-in entropy (log2 3 = 1.58 bits) is not H(label)."""
+    rng = np.random.default_rng(0)
+    train_labels = rng.permutation(np.repeat([0, 1, 2], [1000, 500, 500]))
+    test_labels = np.repeat([0, 1, 2], 100)
+    result = label_mi_barber_agakov(_one_hot_code(train_labels, 3, rng), train_labels,
+                                    _one_hot_code(test_labels, 3, rng), test_labels)  # fmt: skip
+    assert result["label_entropy_nats"] == pytest.approx(1.5 * math.log(2), rel=1e-12)
+    assert result["ceiling_nats"] == result["label_entropy_nats"]
+    assert 1.45 < result["mi_bits"] <= 1.5
 
 
 def test_neural_dependency_zero_for_independent_and_positive_for_dependent():

@@ -16,6 +16,7 @@ from dim.infomax import (
     HEADS,
     PriorDiscriminator,
     infomax_bound,
+    infomax_readout,
     infomax_scores,
     local_infonce_reference,
     sample_prior,
@@ -49,7 +50,79 @@ def test_shared_negative_infonce_equals_full_tensor_reference():
     for q in (1, 4):
         scores = infomax_scores(torch.randn(6, q, 8), torch.randn(6, 8, 5)) * 4
         assert torch.allclose(infomax_bound(scores, "infonce"), local_infonce_reference(scores), atol=1e-5)
-        assert infomax_bound(scores, "infonce") <= math.log(5 * 5 + 1) + 1e-6
+
+
+def _optimal_gaussian_scores(n: int, locations: int, dim: int, mi: float, generator) -> torch.Tensor:
+    """S (N, 1, N, L) of the optimal critic log p(y|x) / p(y) for correlated Gaussians in DIM's
+    layout: image i has x_i ~ N(0, I_d) and L locations y_il = rho x_i + sqrt(1 - rho^2) eps,
+    rho^2 = 1 - exp(-2 I / d), so I(x; y_il) = I. S[i, 0, j, l] scores x_i against y_jl:
+        log p(y|x) / p(y) = I - |y - rho x|^2 / (2 (1 - rho^2)) + |y|^2 / 2."""
+    rho = math.sqrt(1 - math.exp(-2 * mi / dim))
+    x = torch.randn(n, dim, generator=generator)
+    y = rho * x[:, None] + math.sqrt(1 - rho**2) * torch.randn(n, locations, dim, generator=generator)
+    residual = y[None] - rho * x[:, None, None]  # (i, j, l, d): y_jl - rho x_i
+    scores = mi - residual.pow(2).sum(-1) / (2 * (1 - rho**2)) + y.pow(2).sum(-1)[None] / 2
+    return scores.unsqueeze(1)
+
+
+def test_readouts_recover_known_mi_from_the_optimal_critic():
+    """I = 1 nat, 256 images x 8 locations: with the optimal critic T* = log p(y|x)/p(y), DV and
+    InfoNCE (2040 negatives per positive, so its bias ~ e^I / K is negligible) read I, and NWJ
+    reads I at its own optimum T* + 1. Sampling error (standard deviation over seeds): 0.045."""
+    scores = _optimal_gaussian_scores(256, 8, 2, 1.0, torch.Generator().manual_seed(0))
+    for head, shift in (("dv", 0.0), ("infonce", 0.0), ("nwj", 1.0)):
+        assert abs(float(infomax_readout(scores + shift, head)) - 1.0) < 0.15, head
+    assert float(infomax_readout(scores.flip(0), "dv")) < 0  # positives swapped with negatives
+
+
+def _materialised_readouts(scores: torch.Tensor) -> dict[str, torch.Tensor]:
+    """DV, NWJ and InfoNCE of S (N, Q, N, L) from their definitions, in float64, with every
+    negative materialised: positives S[i, q, i, l]; the negatives of query (i, q) are its
+    (N - 1) L scores S[i, q, j, l], j != i; InfoNCE contrasts each positive with its own row
+    [positive, negatives of its query] of 1 + (N - 1) L scores."""
+    s = scores.double()
+    n, q, _, l = s.shape
+    own = torch.eye(n, dtype=torch.bool)[:, None, :, None].expand(n, q, n, l)  # j == i
+    positive, negative = s[own].reshape(n, q, l), s[~own].reshape(n, q, (n - 1) * l)
+    rows = torch.cat([positive[..., None], negative[:, :, None].expand(n, q, l, (n - 1) * l)], dim=-1)
+    return {
+        "dv": positive.mean() - negative.exp().mean().log(),
+        "nwj": positive.mean() - (negative - 1).exp().mean(),
+        "infonce": (positive - rows.exp().sum(-1).log()).mean() + math.log(1 + (n - 1) * l),
+    }
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_readout_equals_the_fully_materialised_reference(head):
+    """InfoNCE for the infonce head, NWJ for nwj, DV for the others (a JSD, MINE or SMILE critic
+    is read through DV)."""
+    generator = torch.Generator().manual_seed(0)
+    for shape in ((6, 1, 6, 5), (5, 3, 5, 4), (4, 2, 4, 1)):
+        scores = 2 * torch.randn(shape, generator=generator)
+        expected = _materialised_readouts(scores)[head if head in ("infonce", "nwj") else "dv"]
+        assert abs(float(infomax_readout(scores, head)) - float(expected)) < 1e-5, shape
+
+
+def _bytes_allocated(compute) -> int:
+    """CPU bytes that the operators run by compute() allocate (torch.profiler's memory records;
+    frees are not subtracted)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as profiler:
+        compute()
+    return sum(max(event.self_cpu_memory_usage, 0) for event in profiler.events())
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_readout_allocates_no_more_than_the_objective(head):
+    """The readout logged at every step reads S (N, Q, N, L) without gathering each query's
+    (N - 1) L negatives, so it allocates no more than the head's own objective (up to the
+    (N, Q, N) tensors of its reduction): the pooled JSD objective allocates about |S|, and a
+    readout that gathers the negatives about 2 |S|."""
+    scores = torch.randn(32, 1, 32, 64, generator=torch.Generator().manual_seed(0))
+    objective = _bytes_allocated(lambda: infomax_bound(scores, head, bounds.MINEMovingAverage()))
+    readout = _bytes_allocated(lambda: infomax_readout(scores, head))
+    assert readout <= 1.1 * objective, (readout, objective)
 
 
 def test_local_jsd_uses_own_image_locations_as_positives():
@@ -84,12 +157,46 @@ def test_one_training_step_per_head_changes_weights(tmp_path, head):
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.encoder.parameters()))
 
 
-def test_a_few_steps_raise_local_mi(tmp_path):
-    trainer = Trainer(_cfg(tmp_path, "objective.gamma=0", "trainer.lr=1e-3"))
-    images = trainer.data.train.samples[:32]
-    labels = trainer.data.train.labels[:32]
-    readings = [trainer.train_step(images, labels)["mi_nats/local"] for _ in range(15)]
-    assert np.mean(readings[-3:]) > readings[0] + 0.1
+@pytest.fixture(scope="module")
+def shuffled_digits() -> torch.Tensor:
+    """640 of the embedded digits as flat vectors (640, 784), in a random order: the file is
+    sorted by class, so its first and last rows do not come from the same distribution."""
+    images, _ = embedded_digits()
+    order = np.random.default_rng(0).permutation(len(images))[:640]
+    return torch.from_numpy(images[order].reshape(640, -1))
+
+
+@pytest.mark.usefixtures("single_thread")
+@pytest.mark.parametrize("head", HEADS)
+def test_training_raises_the_held_out_readout_for_every_head(head, shuffled_digits):
+    """80 Adam steps of DIM (the code against the hidden layer of a small MLP encoder, batches
+    of 64 of 512 digits) raise the head's MI readout on 128 other digits, never trained on,
+    from about 0 (scores ~ 0 at initialisation; NWJ then reads -1/e) to more than 0.25 nats,
+    which no critic reaches on independent pairs (these readouts are then <= 0 in expectation).
+    Measured over seeds 0-4 of this test: 0.41 to 2.97 nats after training, 0.41 or more above
+    the start."""
+    torch.manual_seed(0)
+    train_digits, held_out = shuffled_digits[:512], shuffled_digits[512:]
+    model = DeepInfoMax(build_encoder("mlp", in_dim=784, hidden=64, code_dim=16), head=head, units=32,
+                        alpha=0.0, beta=1.0)  # fmt: skip
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def held_out_readout() -> float:
+        model.eval()
+        with torch.no_grad():
+            return float(model(held_out)["local_nats"])
+
+    before = held_out_readout()
+    generator = torch.Generator().manual_seed(0)
+    model.train()
+    for _ in range(80):
+        batch = train_digits[torch.randperm(512, generator=generator)[:64]]
+        loss = -model.objective(model(batch))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    after = held_out_readout()
+    assert after > 0.25 and after > before + 0.3, (before, after)
 
 
 def test_prior_matching_moves_codes_towards_the_prior():
