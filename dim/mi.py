@@ -53,6 +53,7 @@ __all__ = [
     "estimate_mi",
     "resolve_device",
     "scaled_scores",
+    "transform_inputs",
 ]
 
 # estimator -> default readout (the bound whose held-out value is reported)
@@ -224,6 +225,7 @@ class MIResult:
     lower_bound_readout: str | None = None
     lower_bound_nats: float | None = None
     lower_bound_ci_nats: tuple[float, float] | None = None
+    transform: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def mi_bits(self) -> float:
@@ -263,6 +265,9 @@ def _as_tensor(values: Any, name: str) -> Tensor:
     return tensor
 
 
+TRANSFORMS = ("standardize", "rank", "asinh", "none")
+
+
 def _standardize(values: Tensor, kind: str, train_rows: Tensor) -> Tensor:
     """Z-score float inputs with the training rows' statistics (per feature for vectors).
 
@@ -282,6 +287,51 @@ def _standardize(values: Tensor, kind: str, train_rows: Tensor) -> Tensor:
     else:
         scaled = (values - train.mean()) / train.std().clamp_min(1e-8)
     return scaled.clamp(-10.0, 10.0)
+
+
+def rank_gaussianize(values: Tensor, train_rows: Tensor) -> tuple[Tensor, dict[str, int]]:
+    """Each column through its training rows' empirical CDF, then the standard normal quantile.
+
+    values (N, D) float. For a value v of column d, F(v) = (#{train < v} + #{train <= v}) / 2n
+    (the mid-rank: tied values share one rank), clipped to [1/2n, 1 - 1/2n], then
+    z = Phi^-1(F(v)). Strictly increasing on the training values, so I(X; Y) is unchanged
+    there (MI is invariant under invertible maps of each coordinate); values the training
+    rows never showed share the rank of their gap (a resolution of 1/n: it can only lower MI).
+    Returns z and counts: columns with tied training values, and columns with at most 20
+    distinct values (treated as discrete: their categories are kept apart, not spread out).
+    """
+    flat = values.reshape(values.shape[0], -1)
+    train = flat[train_rows].sort(dim=0).values.T.contiguous()  # (D, n)
+    n = train.shape[1]
+    queries = flat.T.contiguous()
+    below = torch.searchsorted(train, queries, right=False)
+    at_or_below = torch.searchsorted(train, queries, right=True)
+    cdf = ((below + at_or_below).double() / (2 * n)).clamp(0.5 / n, 1 - 0.5 / n)
+    z = torch.special.ndtri(cdf).T.float().reshape(values.shape)
+    distinct = torch.tensor([int(torch.unique(column).numel()) for column in train])
+    return z, {"tied_columns": int((distinct < n).sum()), "discrete_columns": int((distinct <= 20).sum())}
+
+
+def transform_inputs(values: Tensor, kind: str, train_rows: Tensor, transform: str) -> tuple[Tensor, dict[str, Any]]:
+    """Reshape the marginals of one side before the critic sees it, fitted on the training rows.
+
+    "standardize": z-scores (:func:`_standardize`); "rank": :func:`rank_gaussianize`;
+    "asinh": asinh of the z-scores (a log-like squashing of heavy tails); "none": as given.
+    Rank and asinh act on float vectors only (per-coordinate maps, MI-invariant); images and
+    sequences are standardised whatever is asked (a per-pixel rank map is invertible too, but
+    it would erase the scale that makes neighbouring pixels comparable), labels pass through.
+    Returns the values and a record {"transform": what was applied, ...notes}.
+    """
+    if not values.is_floating_point() or kind == "label":
+        return values, {"transform": "none"}
+    if transform == "none":
+        return values, {"transform": "none"}
+    if kind != "vector" or transform == "standardize":
+        return _standardize(values, kind, train_rows), {"transform": "standardize"}
+    if transform == "rank":
+        z, notes = rank_gaussianize(values, train_rows)
+        return z, {"transform": "rank", **notes}
+    return torch.asinh(_standardize(values, kind, train_rows)), {"transform": "asinh"}
 
 
 def _split(n: int, fractions: Sequence[float], generator: torch.Generator, fold: int | None, folds: int):
@@ -490,6 +540,7 @@ def _fit_once(
     fold: int | None,
     folds: int,
     split_rows: tuple[Tensor, Tensor, Tensor, Tensor] | None,
+    transform: str,
     batch_size: int,
     steps: int,
     lr: float,
@@ -521,7 +572,8 @@ def _fit_once(
             raise DataError(
                 f"the {name} part has only {len(rows)} rows; give at least {MIN_ROWS} pairs or change the split"
             )
-    xs, ys = _standardize(x, x_kind, train_rows), _standardize(y, y_kind, train_rows)
+    xs, x_transform = transform_inputs(x, x_kind, train_rows, transform)
+    ys, y_transform = transform_inputs(y, y_kind, train_rows, transform)
     x_train, y_train = xs[train_rows], ys[train_rows]
     batch_size = min(batch_size, len(train_rows))
 
@@ -623,6 +675,7 @@ def _fit_once(
         lower_bound_readout=companion,
         lower_bound_nats=None if bound is None else bound.value,
         lower_bound_ci_nats=None if bound is None else bound.interval,
+        transform={"x": x_transform, "y": y_transform},
     )
     return result, reading.replicates
 
@@ -696,6 +749,7 @@ def estimate_mi(
     patience: int = 20,
     split: Sequence[float] = (0.6, 0.2, 0.2),
     split_rows: Sequence[Any] | None = None,
+    transform: str = "standardize",
     readout_batch_size: int = 2048,
     bootstrap: int = 200,
     clip: float = 5.0,
@@ -731,6 +785,11 @@ def estimate_mi(
             whose rows are not exchangeable (pairs built from a shared pool of images: give
             each part its own pool); the validation rows are halved as above. Replaces
             ``split``; not combined with ``folds`` or ``seeds > 1``.
+        transform: how each side's marginals are reshaped before the critic sees them (fitted
+            on the training rows): "standardize" (z-scores), "rank" (empirical CDF, then the
+            normal quantile), "asinh" (asinh of z-scores), "none" (:func:`transform_inputs`).
+            Per-coordinate invertible maps leave I(X; Y) unchanged; rank and asinh apply to
+            float vectors only, images and sequences are standardised.
         readout_batch_size: block size B of the held-out readout; each positive is read
             against the B - 1 other rows of its block (InfoNCE's ceiling is log B).
         bootstrap: number of bootstrap draws over held-out rows for the 95% interval.
@@ -764,6 +823,8 @@ def estimate_mi(
         raise ConfigError(f"folds must be at least 2, got {folds}")
     if seeds < 1:
         raise ConfigError(f"seeds must be at least 1, got {seeds}")
+    if transform not in TRANSFORMS:
+        raise ConfigError(f"unknown transform {transform!r}; choose one of {', '.join(TRANSFORMS)}")
     if lr_schedule not in ("constant", "cosine"):
         raise ConfigError(f"unknown lr_schedule {lr_schedule!r}; choose constant or cosine")
     xt, yt = _as_tensor(x, "x"), _as_tensor(y, "y")
@@ -788,7 +849,8 @@ def estimate_mi(
         for fold in fold_ids:
             result, _ = _fit_once(
                 xt, yt, estimator=estimator, readout=readout, critic=critic, x_kind=x_kind, y_kind=y_kind,
-                fractions=split, fold=fold, folds=folds or 1, split_rows=parts, batch_size=batch_size, steps=steps, lr=lr,
+                fractions=split, fold=fold, folds=folds or 1, split_rows=parts, transform=transform,
+                batch_size=batch_size, steps=steps, lr=lr,
                 lr_schedule=lr_schedule, weight_decay=weight_decay, hidden=hidden, embedding_dim=embedding_dim,
                 critic_layers=critic_layers, eval_every=eval_every,
                 patience=patience, readout_batch_size=readout_batch_size, bootstrap=bootstrap, clip=clip,
@@ -878,6 +940,7 @@ def _aggregate(results: list[MIResult]) -> MIResult:
         lower_bound_readout=first.lower_bound_readout,
         lower_bound_nats=None if bound is None else bound[0],
         lower_bound_ci_nats=None if bound is None else bound[1],
+        transform=first.transform,
     )
 
 

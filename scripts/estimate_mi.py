@@ -27,7 +27,7 @@ def main(argv: list[str]) -> MIResult:
         x, y,
         estimator=cfg.estimator.name, readout=cfg.estimator.readout, clip=cfg.estimator.clip,
         mine_alpha=cfg.estimator.get("mine_alpha", 0.01), critic=cfg.critic,
-        x_kind=cfg.x_kind, y_kind=cfg.y_kind, batch_size=t.batch_size, steps=t.steps, lr=t.lr,
+        x_kind=cfg.x_kind, y_kind=cfg.y_kind, transform=cfg.transform, batch_size=t.batch_size, steps=t.steps, lr=t.lr,
         lr_schedule=t.lr_schedule,
         weight_decay=t.weight_decay, hidden=t.hidden, embedding_dim=t.embedding_dim,
         eval_every=t.eval_every, patience=t.patience, split=tuple(t.split),
