@@ -226,6 +226,7 @@ class MIResult:
     lower_bound_nats: float | None = None
     lower_bound_ci_nats: tuple[float, float] | None = None
     transform: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def mi_bits(self) -> float:
@@ -473,6 +474,7 @@ class Reading(NamedTuple):
     raw_value: float
     raw_interval: tuple[float, float]
     replicates: np.ndarray
+    bootstrap_seconds: float = 0.0
 
 
 ONE_SIDED_95 = 1.6448536  # the standard normal's 95% quantile
@@ -503,20 +505,24 @@ def read_held_out(
     """
     positive, negative = test_scores
     raw_value = readout_value(readout, positive, negative, clip).item()
+    started = time.perf_counter()
     raw_replicates = _bootstrap(readout, positive, negative, clip, bootstrap, seed)
     raw_interval = _percentile_interval(raw_replicates)
     if calibration_scores is None:
-        return Reading(raw_value, raw_interval, 1.0, False, None, raw_value, raw_interval, raw_replicates)
+        return Reading(raw_value, raw_interval, 1.0, False, None, raw_value, raw_interval, raw_replicates,
+                       time.perf_counter() - started)  # fmt: skip
     calibration = calibrate_scale(readout, *calibration_scores, clip, seed)
     if not calibration.significant:
         upper = max(raw_value, 0.0) + ONE_SIDED_95 * max(float(raw_replicates.std()), 1e-6)
         floored_replicates = np.zeros_like(raw_replicates)
-        return Reading(0.0, (0.0, upper), 0.0, True, upper, raw_value, raw_interval, floored_replicates)
+        return Reading(0.0, (0.0, upper), 0.0, True, upper, raw_value, raw_interval, floored_replicates,
+                       time.perf_counter() - started)  # fmt: skip
     s = calibration.scale
     shrunk = scaled_scores(positive, s, readout), scaled_scores(negative, s, readout)
     value = readout_value(readout, *shrunk, clip).item()
     replicates = _bootstrap(readout, *shrunk, clip, bootstrap, seed)
-    return Reading(value, _percentile_interval(replicates), s, False, None, raw_value, raw_interval, replicates)
+    return Reading(value, _percentile_interval(replicates), s, False, None, raw_value, raw_interval, replicates,
+                   time.perf_counter() - started)  # fmt: skip
 
 
 def _objective_for(estimator: str, clip: float, mine_alpha: float) -> MutualInformation:
@@ -595,6 +601,16 @@ def _fit_once(
         model.train()
         return out
 
+    timings = {"setup": time.perf_counter() - start, "critic_steps": 0.0, "early_stopping": 0.0, "readout": 0.0,
+               "bootstrap": 0.0}  # fmt: skip
+    clock = time.perf_counter()
+
+    def lap(key: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[key] += now - clock
+        clock = now
+
     val_block = min(readout_batch_size, len(val_rows))
     best_value, best_step, best_state, evals_without_gain = -math.inf, 0, None, 0
     history: list[dict[str, float]] = []
@@ -619,6 +635,7 @@ def _fit_once(
             schedule.step()
         value = objective.item()
         running = value if running is None else 0.95 * running + 0.05 * value
+        lap("critic_steps")
         if step % eval_every == 0 or step == steps:
             val_value = readout_value(readout, *evaluate(val_rows, val_block)[:2], clip).item()
             history.append({"step": step, "train_objective": running, "val_mi_nats": val_value})
@@ -629,6 +646,7 @@ def _fit_once(
                 evals_without_gain += 1
             if bar is not None:
                 bar.set_postfix(val_nats=f"{val_value:.3f}", best=f"{best_value:.3f}")
+            lap("early_stopping")
             if evals_without_gain >= patience:
                 break
         if bar is not None:
@@ -650,6 +668,9 @@ def _fit_once(
     bound = read(companion) if companion else None
     train_positive, train_negative, _ = evaluate(train_rows[: len(test_rows)], test_block)
     train_mi = readout_value(readout, train_positive, train_negative, clip).item()
+    lap("readout")
+    timings["bootstrap"] = reading.bootstrap_seconds + (bound.bootstrap_seconds if bound else 0.0)
+    timings["readout"] -= timings["bootstrap"]
     result = MIResult(
         estimator=estimator,
         readout=readout,
@@ -676,6 +697,7 @@ def _fit_once(
         lower_bound_nats=None if bound is None else bound.value,
         lower_bound_ci_nats=None if bound is None else bound.interval,
         transform={"x": x_transform, "y": y_transform},
+        timings=timings,
     )
     return result, reading.replicates
 
@@ -941,6 +963,7 @@ def _aggregate(results: list[MIResult]) -> MIResult:
         lower_bound_nats=None if bound is None else bound[0],
         lower_bound_ci_nats=None if bound is None else bound[1],
         transform=first.transform,
+        timings={k: sum(r.timings[k] for r in results) for k in first.timings},
     )
 
 

@@ -1,0 +1,199 @@
+"""Benchmark beyond Gaussians: ``estimate_mi`` on distributions with known MI, beside KSG and peers.
+
+    python scripts/bench_distributions.py [--tasks all] [--seeds 0,1,2] [--n 10000]
+        [--methods smile:standardize,smile:rank,dv:rank] [--ksg] [--jobs 2]
+        [--bmi-python /tmp/venv-bmi/bin/python] [--mist-python /tmp/venv-mist/bin/python]
+    python scripts/bench_distributions.py --time --baseline COMMIT [--tasks ...] [--seeds ...]
+
+Tasks: ``dim.tasks.DISTRIBUTION_TASKS`` (Student-t with 1, 2, 3, 5 degrees of freedom at 1 x 1
+and 5 x 5, normal-CDF / half-cube / spiral warps, additive uniform noise, sparse and dense
+multinormals at 5 x 5 and 25 x 25, a 5-nat case), n rows each, every method on the same
+arrays (seed s draws the sample of repetition s). A dim method is ``estimator:transform``
+with every other setting at its default. Per task and method: truth, mean +- std over seeds,
+relative error, interval coverage (a lower bound: the lower 95% limit at most the truth; an
+estimate: the interval contains the truth), how often the value was floored, and the median
+seconds; per dim method also where the time went (critic steps, early-stopping evaluations,
+readout, bootstrap). Writes results/bench_distributions.{json,md,png}.
+
+``--time --baseline COMMIT``: median seconds per estimate of the default ``estimate_mi`` of
+this tree and of COMMIT (checked out into a temporary git worktree and run in a subprocess),
+side by side on the same samples, one estimate at a time, with the ratio.
+
+Peers, each in its own venv (see scripts/bench_gaussian.py for the install lines), are
+skipped unless their python is given; KSG (ours, k = 3) runs with ``--ksg``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench_gaussian import run_ksg, run_peer  # noqa: E402
+
+from dim.mi import estimate_mi  # noqa: E402
+from dim.report import markdown_table, parallel_map, save_figure, write_results  # noqa: E402
+from dim.tasks import DISTRIBUTION_TASKS  # noqa: E402
+
+
+def run_dim(method: str, task: str, seed: int, n: int) -> dict:
+    """One ``estimate_mi`` run of ``method`` ("estimator:transform") on one sample of ``task``."""
+    estimator, transform = method.split(":")
+    x, y = DISTRIBUTION_TASKS[task].sample(n, seed=seed)
+    r = estimate_mi(x, y, estimator=estimator, transform=transform, seed=seed)
+    return {"task": task, "seed": seed, "method": f"dim {method}", "mi": r.mi_nats, "ci": list(r.ci_nats),
+            "is_lower_bound": r.is_lower_bound, "floored": r.floored, "seconds": r.seconds,
+            "timings": r.timings}  # fmt: skip
+
+
+def run_other(name: str, run, task: str, seed: int, n: int) -> dict:
+    x, y = DISTRIBUTION_TASKS[task].sample(n, seed=seed)
+    return {"task": task, "seed": seed, "method": name, **run(x, y, seed)}
+
+
+def summarise(task: str, method: str, runs: list[dict]) -> dict:
+    truth = DISTRIBUTION_TASKS[task].mi_nats
+    values = np.array([r["mi"] for r in runs])
+    cell = {"task": task, "method": method, "truth": truth, "mean": float(values.mean()),
+            "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            "relative_error": float((values.mean() - truth) / truth),
+            "seconds": float(np.median([r["seconds"] for r in runs]))}  # fmt: skip
+    if "ci" in runs[0]:
+        lower_bound = runs[0]["is_lower_bound"]
+        cell["coverage"] = float(np.mean([r["ci"][0] <= truth if lower_bound else r["ci"][0] <= truth <= r["ci"][1]
+                                          for r in runs]))  # fmt: skip
+        cell["floored"] = int(sum(r["floored"] for r in runs))
+    return cell
+
+
+def accuracy(args) -> None:
+    tasks = list(DISTRIBUTION_TASKS) if args.tasks == "all" else args.tasks.split(",")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    methods = args.methods.split(",")
+    runs = parallel_map(run_dim, [(m, t, s, args.n) for m in methods for t in tasks for s in seeds], args.jobs)
+    others = {}
+    if args.ksg:
+        others["KSG (k=3)"] = run_ksg
+    if args.bmi_python:
+        for name in ("mine", "infonce"):
+            others[f"bmi 0.1.3 ({name})"] = lambda x, y, s, name=name: run_peer(args.bmi_python, f"bmi-{name}", x, y, s)
+    if args.mist_python:
+        others["torch-mist 0.2.17 (smile)"] = lambda x, y, s: run_peer(args.mist_python, "torch-mist", x, y, s)
+    runs += [run_other(name, run, t, s, args.n) for name, run in others.items() for t in tasks for s in seeds]
+
+    names = [f"dim {m}" for m in methods] + list(others)
+    cells = [summarise(t, m, [r for r in runs if r["task"] == t and r["method"] == m]) for t in tasks for m in names]
+    rows = [[c["task"], c["method"], c["truth"], f"{c['mean']:.3f} +- {c['std']:.3f}", f"{c['relative_error']:+.1%}",
+             f"{c['coverage']:.0%}" if "coverage" in c else "", str(c.get("floored", "")), f"{c['seconds']:.1f}"]
+            for c in cells]  # fmt: skip
+    table = markdown_table(["task", "method", "true MI", "mean +- std", "error", "coverage", "floored", "median s"],
+                           rows)  # fmt: skip
+    dim_runs = [r for r in runs if r["method"].startswith("dim")]
+    where = {k: float(np.median([r["timings"][k] for r in dim_runs])) for k in dim_runs[0]["timings"]}
+    time_line = "median seconds per dim estimate: " + ", ".join(f"{k} {v:.2f}" for k, v in where.items())
+    print(table + "\n\n" + time_line)
+    write_results(args.out, {"n": args.n, "seeds": seeds, "cells": cells, "runs": runs, "time_split": where},
+                  table + "\n\n" + time_line)  # fmt: skip
+    plot(cells, tasks, names, Path(args.out).with_suffix(".png"))
+
+
+def plot(cells: list[dict], tasks: list[str], names: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, ax = plt.subplots(figsize=(max(8, 0.6 * len(tasks)), 4.5))
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        part = [next(c for c in cells if c["task"] == t and c["method"] == name) for t in tasks]
+        ax.bar(np.arange(len(tasks)) + i * width, [100 * c["relative_error"] for c in part], width,
+               yerr=[100 * c["std"] / c["truth"] for c in part], capsize=2, label=name)  # fmt: skip
+    ax.axhline(0, color="k", linewidth=0.8)
+    for limit in (-10, 10):
+        ax.axhline(limit, color="grey", linestyle=":", linewidth=0.8)
+    ax.set_xticks(np.arange(len(tasks)) + 0.4 - width / 2, tasks, rotation=60, ha="right", fontsize=8)
+    ax.set(ylabel="error of the mean (% of the truth)", title="estimates on distributions with known MI")
+    ax.legend(fontsize=8)
+    save_figure(figure, path)
+
+
+BASELINE_RUNNER = """
+import json, sys, numpy as np
+sys.path.insert(0, sys.argv[1])
+from dim.mi import estimate_mi
+data = np.load(sys.argv[2])
+r = estimate_mi(data["x"], data["y"], seed=int(sys.argv[3]))
+print(json.dumps({"mi": r.mi_nats, "seconds": r.seconds}))
+"""
+
+
+def timing(args) -> None:
+    """Side by side: this tree's default estimate_mi and the baseline commit's, same samples."""
+    tasks = list(DISTRIBUTION_TASKS) if args.tasks == "all" else args.tasks.split(",")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "baseline"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), args.baseline], check=True,
+                       capture_output=True)  # fmt: skip
+        try:
+            records = []
+            for task in tasks:
+                for seed in seeds:
+                    x, y = DISTRIBUTION_TASKS[task].sample(args.n, seed=seed)
+                    np.savez(Path(tmp) / "data.npz", x=x, y=y)
+                    done = subprocess.run([sys.executable, "-c", BASELINE_RUNNER, str(tree), str(Path(tmp) / "data.npz"),
+                                           str(seed)], check=True, capture_output=True, text=True)  # fmt: skip
+                    baseline = json.loads(done.stdout.strip().splitlines()[-1])
+                    start = time.perf_counter()
+                    ours = estimate_mi(x, y, seed=seed)
+                    records.append({"task": task, "seed": seed, "baseline_seconds": baseline["seconds"],
+                                    "baseline_mi": baseline["mi"], "seconds": time.perf_counter() - start,
+                                    "mi": ours.mi_nats, "timings": ours.timings})  # fmt: skip
+                    print(f"{task} seed {seed}: baseline {baseline['seconds']:.1f} s, this tree {records[-1]['seconds']:.1f} s",
+                          flush=True)  # fmt: skip
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
+    base = float(np.median([r["baseline_seconds"] for r in records]))
+    ours = float(np.median([r["seconds"] for r in records]))
+    where = {k: float(np.median([r["timings"][k] for r in records])) for k in records[0]["timings"]}
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    summary = (f"median seconds per estimate over {len(records)} estimates: baseline {args.baseline} {base:.1f} s, "
+               f"this tree ({head.stdout.strip()}) {ours:.1f} s, ratio {base / ours:.2f}x\n"
+               "this tree's median split: " + ", ".join(f"{k} {v:.2f} s" for k, v in where.items()))  # fmt: skip
+    print(summary)
+    write_results(Path(args.out).with_name(Path(args.out).name + "_time"),
+                  {"baseline": args.baseline, "records": records, "time_split": where}, summary)  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", default="all")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--methods", default="smile:standardize,smile:rank,dv:rank")
+    parser.add_argument("--ksg", action="store_true")
+    parser.add_argument("--bmi-python", default=None)
+    parser.add_argument("--mist-python", default=None)
+    parser.add_argument("--jobs", type=int, default=2, help="dim estimates run at once, in separate processes")
+    parser.add_argument("--time", action="store_true", help="time this tree against --baseline instead")
+    parser.add_argument("--baseline", default="fe24eb0", help="the commit to time against")
+    parser.add_argument("--out", default=str(ROOT / "results" / "bench_distributions"))
+    args = parser.parse_args()
+    if args.time:
+        timing(args)
+    else:
+        accuracy(args)
+
+
+if __name__ == "__main__":
+    main()
