@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +14,7 @@ import numpy as np
 
 from dim.errors import DataError
 
-__all__ = ["load_array", "atomic_path", "write_json_atomic", "write_text_atomic"]
+__all__ = ["load_array", "atomic_path", "removed_on_error", "write_json_atomic", "write_text_atomic"]
 
 SUFFIXES = (".npy", ".npz", ".csv")
 
@@ -83,6 +84,27 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(temporary, target)
     finally:
         Path(temporary).unlink(missing_ok=True)
+
+
+@contextmanager
+def removed_on_error(directory: str | os.PathLike) -> Iterator[None]:
+    """On an error inside the block, remove what it created under ``directory``: the directory
+    (with any parents the block created) if it did not exist before, else the new entries in it."""
+    target = Path(directory)
+    created = [p for p in (target, *target.parents) if not p.exists()]
+    before = set() if created or not target.is_dir() else set(target.iterdir())
+    try:
+        yield
+    except BaseException:
+        if created:
+            shutil.rmtree(created[-1], ignore_errors=True)
+        elif target.is_dir():
+            for entry in set(target.iterdir()) - before:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+        raise
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
