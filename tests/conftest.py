@@ -33,7 +33,7 @@ def digits_npz(tmp_path):
     from dim.tasks import embedded_digits
 
     images, labels = embedded_digits()
-    x = np.pad(images[:256], ((0, 0), (0, 0), (2, 2), (2, 2)))
+    x, y = np.pad(images[:256], ((0, 0), (0, 0), (2, 2), (2, 2))), labels[:256]
     path = tmp_path / "digits.npz"
-    np.savez(path, x=x[:192], y=labels[:192], x_test=x[192:], y_test=labels[192:])
+    np.savez(path, x=x[:192], y=y[:192], x_test=x[192:], y_test=y[192:])
     return path
