@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,11 +10,33 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# folders that torch leaves in the temp directory: torchrun's logs, torch's compiler cache
+TORCH_TEMP_PREFIXES = ("torchelastic_", "torchinductor_")
+
 
 @pytest.fixture(autouse=True)
 def _seed_and_threads():
     torch.manual_seed(0)
     torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _temp_dir_stays_clean(tmp_path_factory):
+    """Give the session's subprocesses a temp directory of their own (TMPDIR) and torch's
+    compiler cache a folder of its own; at the end, fail if any process left torch's
+    folders in that temp directory (what they would otherwise leave in the system's)."""
+    temp = tmp_path_factory.mktemp("tmpdir")
+    saved = {key: os.environ.get(key) for key in ("TMPDIR", "TORCHINDUCTOR_CACHE_DIR")}
+    os.environ["TMPDIR"] = str(temp)
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("torchinductor"))
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    left = sorted(path.name for path in temp.iterdir() if path.name.startswith(TORCH_TEMP_PREFIXES))
+    assert not left, f"the tests left {left} in the temp directory"
 
 
 @pytest.fixture

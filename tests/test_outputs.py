@@ -1,5 +1,5 @@
 """Where the scripts write: default folders under outputs/, no silent overwrite, file modes,
-a bounded feature cache."""
+a bounded feature cache, and nothing left in the system temp directory."""
 
 import json
 import os
@@ -94,3 +94,13 @@ def test_export_features_writes_under_outputs_and_refuses_to_overwrite(tmp_path,
         export_features(compose("export", probe_overrides(argv)))
     export_features(compose("export", probe_overrides([*argv, "overwrite=true"])))
 
+
+def test_training_leaves_nothing_in_the_temp_directory(run_script, tmp_path, digits_npz):
+    temp, cache = tmp_path / "tmp", tmp_path / "cache"
+    temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "TORCHINDUCTOR_CACHE_DIR"}
+    env |= {"TMPDIR": str(temp), "XDG_CACHE_HOME": str(cache), "OMP_NUM_THREADS": "1"}
+    done = run_script("train", "data=npz", f"data.root={digits_npz}", "trainer.epochs=1", "trainer.batch_size=64",
+                      "trainer.progress=false", "objective.units=32", f"out_dir={tmp_path / 'run'}", env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert not list(temp.iterdir()) and (cache / "torch" / "inductor").is_dir()
