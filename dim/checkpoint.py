@@ -8,6 +8,9 @@ encoder's ``spec`` and weights, so :func:`load_encoder` rebuilds it in one line.
 from __future__ import annotations
 
 import os
+import pickle
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +32,53 @@ def save_atomic(payload: Any, path: str | os.PathLike) -> Path:
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a checkpoint with ``weights_only=True``; one-line :class:`DimError` if missing or damaged."""
+    """Load a dim checkpoint (``checkpoint.pt`` or ``encoder.pt``) with ``weights_only=True``.
+
+    Anything else is a one-line :class:`DimError` that says what is wrong with ``path``: missing,
+    a directory (naming the checkpoint files in it), empty, truncated, not a zip archive, holding
+    objects a weights-only load refuses, or a PyTorch file that dim did not write.
+    """
     path = Path(path)
+    if path.is_dir():
+        files = " or ".join(str(path / name) for name in sorted(p.name for p in path.glob("*.pt")))
+        raise DimError(f"{str(path)!r} is a directory; "
+                       + (f"pass a checkpoint file in it: {files}" if files else
+                          "it holds no .pt file; pass the encoder.pt or checkpoint.pt a training run wrote"))  # fmt: skip
     if not path.is_file():
-        raise DimError(f"checkpoint {str(path)!r} not found; check the path (or drop resume=true)")
+        raise DimError(f"{str(path)!r} not found: no such file; check the path")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # truncated zip, not a torch file, unpickling refused
-        reason = str(error).splitlines()[0][:120]
-        raise DimError(f"checkpoint {str(path)!r} is damaged or not a dim checkpoint ({reason})") from error
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001  (torch raises many kinds; the reason is found below)
+        raise DimError(f"{str(path)!r} {_unreadable(path, error)}") from None
+    if not isinstance(payload, dict) or not str(payload.get("format", "")).startswith("dim-"):
+        raise DimError(f"{str(path)!r} is a PyTorch file but not a dim checkpoint; "
+                       "pass the encoder.pt or checkpoint.pt that scripts/train.py wrote")  # fmt: skip
+    return payload
+
+
+def _unreadable(path: Path, error: Exception) -> str:
+    """Why ``torch.load`` failed on ``path``, as the rest of one sentence."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    if size == 0:
+        return "is empty (0 bytes); write or copy it again"
+    if magic != b"PK\x03\x04":
+        return "is not a PyTorch checkpoint: not a zip archive, which torch.save writes"
+    if not zipfile.is_zipfile(path):
+        return f"is damaged: truncated, the end of its zip archive is missing ({size:,} bytes); write or copy it again"
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        damaged = archive.testzip()
+    if damaged is not None:
+        return f"is damaged: {damaged} in its zip archive fails its checksum; write or copy it again"
+    if not any(name.endswith("/data.pkl") for name in names):
+        return "is a zip archive but not a PyTorch checkpoint"
+    if isinstance(error, pickle.UnpicklingError):
+        refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        what = f" ({refused.group(1)})" if refused else ""
+        return f"holds Python objects{what} that a weights-only load refuses; it is not a dim checkpoint"
+    return f"cannot be read: {type(error).__name__}: {' '.join(str(error).split())}"
 
 
 def save_encoder(encoder: nn.Module, path: str | os.PathLike) -> Path:
@@ -52,8 +93,6 @@ def load_encoder(path: str | os.PathLike, device: str | torch.device = "cpu") ->
     :class:`dim.encoders.EncoderOutput` (``local``, ``conv``, ``fc``, ``code``).
     """
     payload = load_checkpoint(path)
-    if not isinstance(payload, dict) or "spec" not in payload and "encoder_spec" not in payload:
-        raise DimError(f"{str(path)!r} is not a dim encoder file; pass encoder.pt from a training run")
     if "spec" in payload:
         spec, weights = payload["spec"], payload["state_dict"]
     else:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -13,14 +15,62 @@ from dim.errors import ConfigError, DimError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 EXIT_BAD_INPUT = 2
+# config groups that a command line adds with ``+group=option`` (their options set keys of the
+# whole config, ``# @package _global_``): the paper presets of configs/experiment/
+PRESET_GROUPS = ("experiment",)
 
 
 def compose(config_name: str, overrides: Sequence[str]) -> DictConfig:
     """Compose ``configs/<config_name>.yaml`` with command-line overrides (Hydra's Compose API).
 
-    Hydra's own errors (unknown key, unknown group option, bad override syntax) become
-    :class:`ConfigError` with one line of text. No output directory is created.
+    Every override must name an existing key or group option, with or without Hydra's ``+``
+    (a ``+key`` Hydra would add to the config is a typo that no code reads): an unknown one is a
+    :class:`ConfigError` naming the nearest valid key or the valid options. Hydra's own errors
+    (bad override syntax, wrong value type) become one line too. No output directory is created.
+    Also points torch's compiler cache away from the system temp directory (see
+    :func:`keep_torch_cache_out_of_tmp`).
     """
+    keep_torch_cache_out_of_tmp()
+    parsed = _parse(overrides)
+    is_group = [(CONFIG_DIR / o.key_or_group).is_dir() and o.package is None for o in parsed]
+    groups = _default_groups(config_name)
+    for override in (o for o, group in zip(parsed, is_group) if group):
+        _check_group_option(config_name, override.key_or_group, override.value(), groups, override.is_add())
+    # the config as the chosen group options make it: the keys that the other overrides may set
+    chosen = [o.input_line for o, group in zip(parsed, is_group) if group]
+    reference = flatten(OmegaConf.to_container(_hydra_compose(config_name, chosen), resolve=False))
+    for override in (o for o, group in zip(parsed, is_group) if not group and not o.is_delete()):
+        if not _has_key(reference, override.key_or_group):
+            raise ConfigError(_unknown_key_message(override.key_or_group, reference, config_name))
+    cfg = _hydra_compose(config_name, list(overrides))
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(f"missing required setting(s): {', '.join(missing)}; pass them as key=value")
+    return cfg
+
+
+def keep_torch_cache_out_of_tmp() -> None:
+    """Default ``TORCHINDUCTOR_CACHE_DIR`` to ``$XDG_CACHE_HOME/torch/inductor`` (``~/.cache``).
+
+    Importing ``torch._dynamo`` (which every ``torch.optim`` optimizer does) creates torch's
+    compiler cache folder, by default ``torchinductor_<user>`` in the system temp directory,
+    where it would be left behind empty. A value the user set is kept.
+    """
+    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(cache_home) / "torch" / "inductor"))
+
+
+def _parse(overrides: Sequence[str]) -> list:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        return OverridesParser.create().parse_overrides(list(overrides))
+    except HydraException as error:
+        raise ConfigError(_one_line(error)) from None
+
+
+def _hydra_compose(config_name: str, overrides: list[str]) -> DictConfig:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.errors import HydraException
@@ -28,14 +78,54 @@ def compose(config_name: str, overrides: Sequence[str]) -> DictConfig:
 
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-            cfg = hydra_compose(config_name=config_name, overrides=list(overrides))
+            return hydra_compose(config_name=config_name, overrides=overrides)
     except (HydraException, OmegaConfBaseException) as error:
-        message = " ".join(str(error).split())
-        raise ConfigError(f"{message} (see configs/{config_name}.yaml for the keys)") from None
-    missing = sorted(OmegaConf.missing_keys(cfg))
-    if missing:
-        raise ConfigError(f"missing required setting(s): {', '.join(missing)}; pass them as key=value")
-    return cfg
+        raise ConfigError(f"{_one_line(error)} (see configs/{config_name}.yaml for the keys)") from None
+
+
+def _one_line(error: Exception) -> str:
+    """Hydra's message on one line, without its config search path dump."""
+    return " ".join(str(error).split("Config search path:")[0].split())
+
+
+def _default_groups(config_name: str) -> set[str]:
+    """The config groups in ``configs/<config_name>.yaml``'s defaults list."""
+    defaults = OmegaConf.load(CONFIG_DIR / f"{config_name}.yaml").get("defaults", [])
+    return {key for entry in defaults if isinstance(entry, DictConfig) for key in entry}
+
+
+def _check_group_option(config_name: str, group: str, option: Any, groups: set[str], added: bool) -> None:
+    """A one-line error unless ``group=option`` selects an existing option of a group this config uses."""
+    if group not in groups and not (added and group in PRESET_GROUPS):
+        hint = f"; presets are added with +{group}=NAME" if group in PRESET_GROUPS else ""
+        raise ConfigError(f"{config_name} has no {group!r} setting{hint} (see configs/{config_name}.yaml for the keys)")
+    options = sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+    if option not in options:
+        raise ConfigError(f"unknown {group} {option!r}; choose among {', '.join(options)}")
+
+
+def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested dict of config values as {dotted key: leaf value} (an empty dict is a leaf)."""
+    if not isinstance(node, dict) or not node:
+        return {prefix.rstrip("."): node}
+    return {k: v for key, value in node.items() for k, v in flatten(value, f"{prefix}{key}.").items()}
+
+
+def _has_key(keys: dict[str, Any], dotted: str) -> bool:
+    """Whether ``dotted`` is a key of the flattened config ``keys``, or a node above some."""
+    return dotted in keys or any(key.startswith(dotted + ".") for key in keys)
+
+
+def _unknown_key_message(key: str, keys: dict[str, Any], config_name: str) -> str:
+    """``unknown key 'stepz'; did you mean 'training.steps'?``: the nearest key by its whole
+    dotted name, else by its last part."""
+    paths = list(keys)
+    nearest = difflib.get_close_matches(key, paths, n=1)
+    if not nearest:
+        by_leaf = {path.rsplit(".", 1)[-1]: path for path in reversed(paths)}
+        nearest = [by_leaf[leaf] for leaf in difflib.get_close_matches(key.rsplit(".", 1)[-1], by_leaf, n=1)]
+    hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
+    return f"unknown key {key!r}{hint} (see configs/{config_name}.yaml for the keys)"
 
 
 @contextmanager

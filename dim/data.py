@@ -18,6 +18,7 @@ crop with padding + horizontal flip) is off by default, as in the paper's CIFAR 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from dim.errors import DataError
+from dim.io import removed_on_error
 
 __all__ = ["DataSplit", "TensorImages", "load_data", "embedded_digits_split", "fit_images", "augment"]
 
@@ -115,17 +117,25 @@ def _torchvision_split(name: str, root: str, download: bool, shape: tuple[int, .
         return TensorImages(fit_images(images, shape), labels)
 
     try:
-        if name == "stl10":
-            train = torchvision.datasets.STL10(root, split="train", download=download)
-            test = torchvision.datasets.STL10(root, split="test", download=download)
-            classes = 10
-        else:
-            cls = {"cifar10": torchvision.datasets.CIFAR10, "cifar100": torchvision.datasets.CIFAR100,
-                   "mnist": torchvision.datasets.MNIST}[name]  # fmt: skip
-            train, test = cls(root, train=True, download=download), cls(root, train=False, download=download)
-            classes = 100 if name == "cifar100" else 10
-    except RuntimeError as error:  # torchvision: "Dataset not found or corrupted"
-        raise DataError(f"{name} not found under {root!r}; pass data.download=true (needs the internet)") from error
+        with removed_on_error(root):  # a failed download leaves nothing behind
+            if name == "stl10":
+                train = torchvision.datasets.STL10(root, split="train", download=download)
+                test = torchvision.datasets.STL10(root, split="test", download=download)
+                classes = 10
+            else:
+                cls = {"cifar10": torchvision.datasets.CIFAR10, "cifar100": torchvision.datasets.CIFAR100,
+                       "mnist": torchvision.datasets.MNIST}[name]  # fmt: skip
+                train, test = cls(root, train=True, download=download), cls(root, train=False, download=download)
+                classes = 100 if name == "cifar100" else 10
+    # torchvision: RuntimeError "Dataset not found or corrupted" (or MNIST's failed mirrors);
+    # a download: URLError, timeouts, refused connections, a full disk
+    except (RuntimeError, OSError, HTTPException) as error:
+        reason = " ".join(str(getattr(error, "reason", None) or error).split())
+        if download:
+            raise DataError(f"downloading {name} into {root!r} failed ({reason}); check the internet connection, "
+                            "or put the dataset there yourself") from None  # fmt: skip
+        raise DataError(f"{name} not found under {root!r} ({reason}); pass data.download=true (needs the internet)"
+                        ) from None  # fmt: skip
     return DataSplit(convert(train), convert(test), classes, f"{name}:{Path(root).resolve()}")
 
 

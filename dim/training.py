@@ -21,6 +21,7 @@ from torch.nn import functional as F
 
 from dim import bounds
 from dim.checkpoint import load_checkpoint, save_atomic, save_encoder
+from dim.cli import flatten
 from dim.data import DataSplit, augment, load_data
 from dim.encoders import Encoder, build_encoder, describe
 from dim.errors import ConfigError, DimError
@@ -128,15 +129,13 @@ class DeepInfoMax(nn.Module):
         return total
 
 
-def _config_without(cfg: DictConfig, keys: tuple[str, ...]) -> dict[str, Any]:
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    for key in keys:
-        node = plain
-        *parents, leaf = key.split(".")
-        for parent in parents:
-            node = node.get(parent, {})
-        node.pop(leaf, None)
-    return plain
+def _config_differences(saved: DictConfig, current: DictConfig, ignore: tuple[str, ...]) -> list[str]:
+    """``"key: A (checkpoint) vs B (now)"`` for every dotted key whose value differs, except ``ignore``."""
+    old, new = (flatten(OmegaConf.to_container(c, resolve=True)) for c in (saved, current))
+    keys = sorted((old.keys() | new.keys()) - set(ignore))
+    missing = "(not set)"
+    return [f"{k}: {old.get(k, missing)} (checkpoint) vs {new.get(k, missing)} (now)"
+            for k in keys if old.get(k, missing) != new.get(k, missing)]  # fmt: skip
 
 
 class Trainer:
@@ -218,10 +217,11 @@ class Trainer:
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
-        saved = OmegaConf.create(state["config"])
-        if _config_without(saved, RESUMABLE_DIFFERENCES) != _config_without(self.cfg, RESUMABLE_DIFFERENCES):
-            raise DimError(f"resume=true, but the config differs from the checkpoint's in {self.out_dir}; "
-                           "use the same settings (only trainer.epochs may change) or another out_dir")  # fmt: skip
+        differences = _config_differences(OmegaConf.create(state["config"]), self.cfg, RESUMABLE_DIFFERENCES)
+        if differences:
+            raise DimError(f"resume=true, but the config differs from the checkpoint's in {self.out_dir}: "
+                           f"{'; '.join(differences)}; use the checkpoint's settings (only trainer.epochs may "
+                           "change) or another out_dir")  # fmt: skip
         self.model.load_state_dict(state["model"])
         if self.discriminator is not None:
             self.discriminator.load_state_dict(state["discriminator"])
@@ -403,7 +403,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     out_dir = Path(cfg.out_dir)
     checkpoint = out_dir / "checkpoint.pt"
     if cfg.resume:
-        state = load_checkpoint(checkpoint)  # one-line error when missing or damaged
+        if not checkpoint.is_file():
+            raise DimError(f"resume=true, but {checkpoint} was not found; check out_dir, or drop resume=true")
+        state = load_checkpoint(checkpoint)  # one-line error when damaged
     elif checkpoint.exists():
         raise DimError(f"{out_dir} already holds a checkpoint; pass resume=true to continue it, or another out_dir")
     trainer = Trainer(cfg)

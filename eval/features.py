@@ -3,7 +3,8 @@
 Sources: any ``dim.load_encoder`` encoder (named outputs ``conv`` flattened, ``fc``, ``code``,
 ``local`` average-pooled over locations), any ``nn.Module`` returning a tensor (a timm
 model: its output is ``code``), or ``"pixels"`` (the flattened input). The cache key is a
-hash of the weights, the data's fingerprint and the layer; a second call reads the file.
+hash of the weights, the data's fingerprint and the layer; a second call reads the file, and
+the folder is kept under a size bound by deleting the least recently used files.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from torch import Tensor, nn
 from dim.errors import DataError
 from dim.io import atomic_path
 
-__all__ = ["LAYERS", "weights_hash", "extract_features"]
+__all__ = ["LAYERS", "weights_hash", "extract_features", "evict_least_recently_used"]
 
 LAYERS = ("conv", "fc", "code", "local")
 
@@ -50,9 +51,13 @@ def _select(output, layer: str) -> Tensor:
 
 @torch.no_grad()
 def extract_features(model: nn.Module | str, samples: Tensor, layer: str, *, fingerprint: str,
-                     cache_dir: str | os.PathLike | None = None, batch_size: int = 256,
-                     progress: bool = True) -> np.ndarray:  # fmt: skip
-    """Features (N, D) float32 of ``samples`` (N, ...) at ``layer`` ("pixels": the input)."""
+                     cache_dir: str | os.PathLike | None = None, cache_max_bytes: int | None = None,
+                     batch_size: int = 256, progress: bool = True) -> np.ndarray:  # fmt: skip
+    """Features (N, D) float32 of ``samples`` (N, ...) at ``layer`` ("pixels": the input).
+
+    With ``cache_dir``: read from / written to ``cache_dir/<key>.npy``; after a write, the least
+    recently used files are deleted until the folder holds at most ``cache_max_bytes``.
+    """
     if layer not in LAYERS:
         raise DataError(f"unknown layer {layer!r}; choose among {', '.join(LAYERS)}")
     if isinstance(model, str) and model != "pixels":
@@ -62,6 +67,7 @@ def extract_features(model: nn.Module | str, samples: Tensor, layer: str, *, fin
         key = hashlib.sha1(f"{weights_hash(model)}|{fingerprint}|{layer}|{len(samples)}".encode()).hexdigest()[:20]
         cache = Path(cache_dir) / f"{key}.npy"
         if cache.is_file():
+            os.utime(cache)  # recently used: evicted last
             return np.load(cache)
     if model == "pixels":
         features = samples.flatten(1).numpy().astype(np.float32)
@@ -79,4 +85,25 @@ def extract_features(model: nn.Module | str, samples: Tensor, layer: str, *, fin
     if cache is not None:
         with atomic_path(cache) as temporary:
             np.save(temporary, features)
+        if cache_max_bytes is not None:
+            evict_least_recently_used(cache.parent, cache_max_bytes, keep=cache)
     return features
+
+
+def evict_least_recently_used(cache_dir: Path, max_bytes: int, keep: Path) -> None:
+    """Delete ``cache_dir``'s ``.npy`` files, least recently used (oldest mtime) first, until
+    they total at most ``max_bytes``; ``keep`` (the file just written) stays."""
+    files = []
+    for path in cache_dir.glob("*.npy"):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:  # deleted meanwhile by another run
+            continue
+        files.append((stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, size, _ in files)
+    for _, size, path in sorted(files):
+        if total <= max_bytes:
+            break
+        if path != keep:
+            path.unlink(missing_ok=True)
+            total -= size

@@ -20,13 +20,14 @@ from dim.checkpoint import load_encoder
 from dim.data import load_data
 from dim.encoders import build_encoder, encoder_from_spec
 from dim.errors import DataError
-from dim.io import atomic_path, write_json_atomic, write_text_atomic
+from dim.io import atomic_directory, atomic_path, refuse_overwrite, write_json_atomic, write_text_atomic
 from eval.features import LAYERS, extract_features
 from eval.knn import knn_predict
 from eval.linear import linear_probe, mlp_probe
 from eval.mi_checks import input_code_mi, label_mi_barber_agakov, label_mi_estimate, neural_dependency
 
-__all__ = ["run_probe", "probe_overrides", "feature_sources", "export_features", "table", "write_report", "PROTOCOLS"]
+__all__ = ["run_probe", "probe_overrides", "feature_sources", "encoder_name", "probe_out_dir", "export_features",
+           "table", "write_report", "PROTOCOLS"]
 
 PROTOCOLS = ("linear", "mlp", "knn")
 
@@ -60,6 +61,21 @@ def feature_sources(cfg: DictConfig) -> dict[str, Any]:
     return chosen
 
 
+def encoder_name(source: str) -> str:
+    """A short name for ``encoder=SOURCE``: "random" / "pixels", the run folder's name for an
+    ``encoder.pt`` or ``checkpoint.pt`` (``outputs/train/encoder.pt`` -> "train"), else the
+    file's stem. Default output paths are named after it."""
+    if source in ("random", "pixels"):
+        return source
+    path = Path(source)
+    return path.resolve().parent.name if path.stem in ("encoder", "checkpoint") else path.stem
+
+
+def probe_out_dir(cfg: DictConfig) -> Path:
+    """``cfg.out_dir``, by default ``outputs/probe/<encoder name>``."""
+    return Path(cfg.out_dir or Path("outputs", "probe", encoder_name(str(cfg.encoder_path))))
+
+
 def _choices(values, allowed: tuple[str, ...], what: str) -> list[str]:
     """``values`` as a list, or a one-line error naming the first one not in ``allowed``."""
     chosen = list(values)
@@ -76,9 +92,9 @@ def _source_layers(model: Any, layers: list[str]) -> list[str]:
 
 def _split_features(model: Any, layer: str, data: Any, cfg: DictConfig) -> tuple[np.ndarray, np.ndarray]:
     """(train, test) features of ``layer`` ("input": the pixels), extracted or read from the cache."""
+    cache = {"cache_dir": cfg.cache_dir, "cache_max_bytes": int(cfg.cache_max_mb * 2**20)} if cfg.feature_cache else {}
     return tuple(extract_features(model, part.samples, "code" if layer == "input" else layer,
-                                  fingerprint=f"{data.fingerprint}:{split}", cache_dir=cfg.cache_dir,
-                                  progress=cfg.progress)
+                                  fingerprint=f"{data.fingerprint}:{split}", progress=cfg.progress, **cache)
                  for split, part in (("train", data.train), ("test", data.test)))  # fmt: skip
 
 
@@ -165,8 +181,11 @@ def export_features(cfg: DictConfig) -> dict[str, Any]:
 
     Keys: ``train_<layer>`` / ``test_<layer>`` (N, D) float32 (``<layer>`` is "input" for
     ``encoder=pixels``), ``train_labels`` / ``test_labels`` (N,) int64 (-1 where unlabelled).
-    Returns {"path", "arrays": {key: shape}}.
+    The file is ``cfg.out``, by default ``outputs/features/<encoder name>.npz``; an existing one
+    is replaced only with ``cfg.overwrite``. Returns {"path", "encoder", "arrays": {key: shape}}.
     """
+    out = Path(cfg.out or Path("outputs", "features", f"{encoder_name(str(cfg.encoder_path))}.npz"))
+    refuse_overwrite(out, cfg.overwrite, "out")
     layers = _choices(cfg.layers, LAYERS, "layer")
     sources = feature_sources(cfg)
     shape = sources.pop("_shape")
@@ -177,9 +196,9 @@ def export_features(cfg: DictConfig) -> dict[str, Any]:
         arrays[f"train_{layer}"], arrays[f"test_{layer}"] = _split_features(model, layer, data, cfg)
     for split, part in (("train", data.train), ("test", data.test)):
         arrays[f"{split}_labels"] = part.labels.numpy().astype(np.int64)
-    with atomic_path(cfg.out) as temporary:
+    with atomic_path(out) as temporary:
         np.savez(temporary, **arrays)
-    return {"path": str(cfg.out), "encoder": name, "arrays": {k: list(v.shape) for k, v in arrays.items()}}
+    return {"path": str(out), "encoder": name, "arrays": {k: list(v.shape) for k, v in arrays.items()}}
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -195,8 +214,15 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_report(payload: dict[str, Any], out: Path, report_dir: Path, run_dir: str | None) -> None:
-    """probe.json, report.md and the PNG plots, each written atomically, all at the end."""
+def write_report(payload: dict[str, Any], out_dir: Path, run_dir: str | None, overwrite: bool = False) -> None:
+    """``out_dir/{probe.json, report.md, *.png}``, written into a temporary folder that then
+    replaces ``out_dir`` whole: a report never mixes files of two runs, and an existing
+    ``out_dir`` is replaced only with ``overwrite``."""
+    with atomic_directory(out_dir, overwrite) as report_dir:
+        _write_report_files(payload, report_dir, run_dir)
+
+
+def _write_report_files(payload: dict[str, Any], report_dir: Path, run_dir: str | None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -205,7 +231,6 @@ def write_report(payload: dict[str, Any], out: Path, report_dir: Path, run_dir: 
     from dim.report import save_figure
 
     codes = payload.pop("_codes")
-    report_dir.mkdir(parents=True, exist_ok=True)
     figures = []
     accuracy = [r for r in payload["rows"] if r["metric"] in ("top1", "top1_k20") and not r["protocol"].startswith("mi")]
     if accuracy:
@@ -242,4 +267,4 @@ def write_report(payload: dict[str, Any], out: Path, report_dir: Path, run_dir: 
     lines += ["", "MI checks (nats): see probe.json `mi_checks` for intervals, ceilings and warnings.", ""]
     lines += [f"![{f.stem}]({f.name})" for f in figures]
     write_text_atomic(report_dir / "report.md", "\n".join(lines) + "\n")
-    write_json_atomic(out, payload)
+    write_json_atomic(report_dir / "probe.json", payload)

@@ -1,7 +1,10 @@
 """Write an encoder's features of a dataset's train and test parts to one .npz, for downstream use.
 
     python scripts/export_features.py encoder=outputs/train/encoder.pt [data=digits] [layers=[code,fc]]
-                                      [out=features.npz]
+                                      [out=FILE.npz] [overwrite=true]
+
+Writes ``out``, by default outputs/features/<encoder name>.npz (outputs/train/encoder.pt ->
+outputs/features/train.npz); an existing file is refused unless overwrite=true.
 
 Keys: train_<layer>, test_<layer> (N, D) float32; train_labels, test_labels (N,) (-1: no label).
 ``encoder=pixels`` writes the flattened input (key ``<split>_input``); ``encoder=random`` an

@@ -65,3 +65,156 @@ def test_bad_input_exits_2_with_one_line_and_no_output(pairs, args, message):
     lines = [l for l in done.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and message in lines[0], done.stderr
     assert not (pairs / "outdir").exists()
+
+
+# ---------------------------------------------------------------- config keys and group options
+REQUIRED = {"train": [], "probe": ["encoder_path=random"], "estimate_mi": ["x=X.npy", "y=Y.npy"],
+            "export": ["encoder_path=random"]}  # fmt: skip
+
+
+@pytest.mark.parametrize("plus", ["", "+"])
+@pytest.mark.parametrize("config, typo, nearest", [
+    ("train", "trainer.epoch=3", "trainer.epochs"),
+    ("probe", "knn_kk=[10]", "knn_k"),
+    ("estimate_mi", "stepz=10", "training.steps"),
+    ("export", "layer=[code]", "layers"),
+])  # fmt: skip
+def test_unknown_key_is_refused_with_or_without_plus_naming_the_nearest(config, typo, nearest, plus):
+    from dim.cli import compose
+    from dim.errors import ConfigError
+
+    key = typo.split("=")[0]
+    with pytest.raises(ConfigError, match=f"unknown key '{key}'; did you mean '{nearest}'") as error:
+        compose(config, [*REQUIRED[config], plus + typo])
+    assert "\n" not in str(error.value) and "+" not in str(error.value)
+
+
+@pytest.mark.parametrize("script, args", [
+    ("train", []), ("probe", ["encoder=random"]), ("estimate_mi", ["x=X.npy", "y=Y.npy"]),
+    ("export_features", ["encoder=random"]),
+])  # fmt: skip
+def test_every_script_refuses_an_appended_unknown_key(run_script, tmp_path, script, args):
+    done = run_script(script, *args, "+stepz=10", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "unknown key 'stepz'" in done.stderr, done.stderr
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("override, choices", [("data=foo", "cifar10, cifar100, digits"),
+                                               ("estimator=foo", "dv, infonce, jsd, mine, nwj, smile")])  # fmt: skip
+def test_unknown_group_option_lists_the_choices_on_one_line(override, choices):
+    from dim.cli import compose
+    from dim.errors import ConfigError
+
+    with pytest.raises(ConfigError) as error:
+        compose("train", [override])
+    message = str(error.value)
+    assert choices in message and "\n" not in message and "search path" not in message, message
+
+
+def test_appending_a_preset_still_works():
+    from dim.cli import compose
+
+    assert compose("train", ["+experiment=cifar10_local_jsd"]).data.name == "cifar10"
+
+
+# ---------------------------------------------------------------- checkpoints named by the user
+def _damage(path, how):
+    from dim.checkpoint import save_encoder
+    from dim.encoders import build_encoder
+
+    if how == "truncated":
+        save_encoder(build_encoder("dim32", in_channels=1), path)
+        path.write_bytes(path.read_bytes()[:5000])
+    elif how == "random bytes":
+        path.write_bytes(np.random.default_rng(0).bytes(3000))
+    elif how == "not dim":
+        import torch
+
+        torch.save({"weights": torch.zeros(3)}, path)
+    return path
+
+
+@pytest.mark.parametrize("how, message", [
+    ("truncated", "is damaged: truncated, the end of its zip archive is missing"),
+    ("random bytes", "is not a PyTorch checkpoint: not a zip archive"),
+    ("not dim", "is a PyTorch file but not a dim checkpoint"),
+])  # fmt: skip
+def test_damaged_checkpoint_gets_its_real_reason(tmp_path, how, message):
+    from dim.checkpoint import load_encoder
+    from dim.errors import DimError
+
+    with pytest.raises(DimError, match=message) as error:
+        load_encoder(_damage(tmp_path / "encoder.pt", how))
+    assert "\n" not in str(error.value) and "weights_only" not in str(error.value)
+
+
+@pytest.mark.parametrize("encoder, message", [
+    ("/nonexistent.pt", "'/nonexistent.pt' not found: no such file"),
+    ("run", "'run' is a directory; pass a checkpoint file in it: run/encoder.pt"),
+    ("run/encoder.pt", "'run/encoder.pt' is damaged: truncated"),
+])  # fmt: skip
+def test_probe_says_what_is_wrong_with_the_encoder_passed(run_script, tmp_path, encoder, message):
+    (tmp_path / "run").mkdir()
+    _damage(tmp_path / "run" / "encoder.pt", "truncated")
+    done = run_script("probe", f"encoder={encoder}", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+    assert "resume" not in done.stderr and not (tmp_path / "outputs").exists()
+
+
+# ---------------------------------------------------------------- training: resume and downloads
+def _train_cfg(tmp_path, digits_npz, *overrides):
+    from dim.cli import compose
+
+    return compose("train", ["data=npz", f"data.root={digits_npz}", f"out_dir={tmp_path / 'run'}",
+                             "trainer.batch_size=32", "trainer.progress=false", "objective.units=32", *overrides])  # fmt: skip
+
+
+def test_resume_with_a_changed_setting_names_the_keys_and_both_values(tmp_path, digits_npz):
+    from dim.errors import DimError
+    from dim.training import Trainer, train
+
+    Trainer(_train_cfg(tmp_path, digits_npz)).save()
+    changed = _train_cfg(tmp_path, digits_npz, "resume=true", "trainer.lr=0.001", "seed=3", "trainer.epochs=20")
+    with pytest.raises(DimError) as error:
+        train(changed)
+    message = str(error.value)
+    assert "seed: 0 (checkpoint) vs 3 (now)" in message and "trainer.lr: 0.0001 (checkpoint) vs 0.001 (now)" in message
+    assert "epochs" not in message.split("only trainer.epochs")[0] and "\n" not in message
+
+
+def test_resume_without_a_checkpoint_says_so(tmp_path, digits_npz):
+    from dim.errors import DimError
+    from dim.training import train
+
+    with pytest.raises(DimError, match="checkpoint.pt was not found; check out_dir, or drop resume=true"):
+        train(_train_cfg(tmp_path, digits_npz, "resume=true"))
+
+
+@pytest.mark.parametrize("existed", [False, True])
+def test_failed_download_is_one_line_exit_2_and_leaves_nothing(tmp_path, monkeypatch, capsys, existed):
+    import urllib.error
+
+    import torchvision
+
+    from dim.cli import compose, one_line_errors
+    from dim.training import train
+
+    class Offline:  # what torchvision does without a network: create root, start the file, fail
+        def __init__(self, root, train=True, download=False):
+            Path(root).mkdir(parents=True, exist_ok=True)
+            (Path(root) / "cifar-10-python.tar.gz").write_bytes(b"partial")
+            raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", Offline)
+    monkeypatch.chdir(tmp_path)
+    if existed:
+        (tmp_path / "data" / "cifar10").mkdir(parents=True)
+        (tmp_path / "data" / "cifar10" / "mine.txt").write_text("kept")
+    cfg = compose("train", ["data=cifar10", "data.download=true", "trainer.progress=false"])
+    with pytest.raises(SystemExit) as exit, one_line_errors("train"):
+        train(cfg)
+    stderr = capsys.readouterr().err
+    assert exit.value.code == 2 and stderr.count("\n") == 1, stderr
+    assert "downloading cifar10 into 'data/cifar10' failed (" in stderr and "name resolution" in stderr
+    left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    assert left == (["data", "data/cifar10", "data/cifar10/mine.txt"] if existed else []), left

@@ -67,7 +67,8 @@ def test_two_ranks_equal_one_process_at_double_batch():
 
 def test_torchrun_trains_two_cpu_ranks_end_to_end(tmp_path):
     """scripts/train.py under torchrun (gloo): each rank takes its share of every batch, rank 0
-    writes the checkpoint and the encoder once."""
+    writes the checkpoint and the encoder once; torchrun's logs go to the test's own folder
+    (by default it leaves a torchelastic_* folder in the system temp directory)."""
     import subprocess
     import sys
 
@@ -78,14 +79,17 @@ def test_torchrun_trains_two_cpu_ranks_end_to_end(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", x=rng.random((96, 1, 32, 32), dtype=np.float32), y=rng.integers(3, size=96))
+    temp = tmp_path / "tmp"
+    temp.mkdir()
     run = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
-         os.path.join(root, "scripts", "train.py"), "data=npz", f"data.root={tmp_path / 'd.npz'}",
+         f"--log-dir={tmp_path / 'torchrun_logs'}", os.path.join(root, "scripts", "train.py"), "data=npz", f"data.root={tmp_path / 'd.npz'}",
          "trainer.epochs=1", "trainer.batch_size=8", "trainer.progress=false", "objective.units=32",
          f"out_dir={tmp_path / 'run'}"],
-        capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300,
+        capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(temp)}, timeout=300,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
+    assert not list(temp.iterdir())
     state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert state["step"] == (96 - 96 // 5) // (8 * 2)  # one epoch of the training part, B = 8 per rank
     assert load_encoder(tmp_path / "run" / "encoder.pt").code_dim == 64
