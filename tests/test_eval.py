@@ -215,7 +215,7 @@ def _npz(tmp_path, labelled=True):
 def _probe(tmp_path, *args):
     return subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "probe.py"), "data=npz", f"data.root={_npz(tmp_path)}",
-         f"out={tmp_path / 'probe.json'}", f"report_dir={tmp_path / 'report'}", f"cache_dir={tmp_path / 'cache'}",
+         f"out_dir={tmp_path / 'report'}", f"cache_dir={tmp_path / 'cache'}",
          "progress=false", "mi_steps=200", "knn_k=[10,20]", *args],
         capture_output=True, text=True,
     )  # fmt: skip
@@ -224,7 +224,7 @@ def _probe(tmp_path, *args):
 def test_probe_script_writes_complete_json_and_report(tmp_path):
     run = _probe(tmp_path, "encoder=random", "layers=[fc,code]", "protocols=[linear,knn]", "mi_checks=[label]")
     assert run.returncode == 0, run.stderr
-    payload = json.loads((tmp_path / "probe.json").read_text())
+    payload = json.loads((tmp_path / "report" / "probe.json").read_text())
     assert {"rows", "config", "data_fingerprint", "seconds", "mi_checks"} <= set(payload)
     for row in payload["rows"]:
         assert set(row) == {"encoder", "layer", "protocol", "metric", "value"} and math.isfinite(row["value"])
@@ -241,7 +241,7 @@ def test_probe_script_writes_complete_json_and_report(tmp_path):
 def test_probe_bad_input_exits_2_without_report(tmp_path, args, message):
     run = _probe(tmp_path, *args)
     assert run.returncode == 2 and message in run.stderr and len(run.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "probe.json").exists() and not (tmp_path / "report").exists()
+    assert not (tmp_path / "report").exists()
 
 
 def test_export_features_writes_named_arrays(tmp_path):
