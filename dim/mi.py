@@ -754,7 +754,7 @@ def estimate_mi(
     x: Any,
     y: Any,
     *,
-    estimator: str = "smile",
+    estimator: str = "mine",
     critic: str | nn.Module = "separable",
     readout: str | None = None,
     x_kind: str | None = None,
@@ -789,9 +789,12 @@ def estimate_mi(
     Args:
         x, y: numpy arrays or tensors, paired row by row: (N, ...) each. Floats are
             standardised with the training rows' statistics; integer (N,) arrays are labels.
-        estimator: training objective, one of "smile" (default), "dv", "mine", "nwj",
+        estimator: training objective, one of "mine" (default), "smile", "dv", "nwj",
             "jsd", "infonce". Each reports through its readout (``ESTIMATORS``): JSD and
-            MINE through DV, SMILE through its clipped DV value.
+            MINE through DV, SMILE through its clipped DV value (an estimate, not a bound).
+            The default is the one with the smallest error in ``scripts/bench_estimators.py``
+            (d = 20 Gaussians at 2, 4, 8 nats, 5 seeds): MINE; SMILE over-estimated 8 nats by
+            +57% there.
         critic: "separable" (default), "bilinear", "concat", or an ``nn.Module`` mapping
             (x (N, ...), y (M, ...)) -> scores (N, M).
         readout: override the readout: "dv", "nwj", "nwj_shifted", "infonce", "smile".

@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_gaussian.json"))
     args = parser.parse_args()
 
-    methods = {"dim (smile, defaults)": run_dim, "KSG (k=3)": run_ksg}
+    methods = {"dim (defaults)": run_dim, "KSG (k=3)": run_ksg}
     if args.mist_python:
         methods["torch-mist 0.2.17 (smile)"] = lambda x, y, s: run_peer(args.mist_python, "torch-mist", x, y, s)
     if args.bmi_python:

@@ -45,7 +45,7 @@ EXPERIMENTS = {
 }
 # critic training for image and sequence inputs: a smaller batch and a faster rate than the
 # vector defaults, since each step costs a convnet pass
-SETTINGS = {"batch_size": 128, "lr": 1e-3, "hidden": 128, "embedding_dim": 32, "patience": 10,
+SETTINGS = {"estimator": "smile", "batch_size": 128, "lr": 1e-3, "hidden": 128, "embedding_dim": 32, "patience": 10,
             "steps": 3000, "readout_batch_size": 1024}  # fmt: skip
 # the sequence pair: one 1-D convnet for both sides (critic="shared"), a longer budget and a
 # cosine-decayed rate. With separate networks it stalls at 3.4 bits (3,000 steps) and 3.6 bits
