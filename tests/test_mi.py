@@ -31,7 +31,7 @@ COVERAGE = dict(steps=150, eval_every=25, patience=4, bootstrap=100, readout_bat
 
 
 @pytest.mark.parametrize("estimator", ["dv", "mine", "nwj", "infonce"])
-def test_true_lower_bounds_cover_the_truth_over_seeds(estimator):
+def test_true_lower_bounds_cover_the_truth_over_seeds(estimator, single_thread):
     """For a lower bound, the lower 95% limit must sit at or below the known MI in >= 90% of
     20 seeds; on independent data the interval must contain 0 in >= 90% of 20 seeds."""
     truth = 0.5
@@ -61,7 +61,7 @@ def test_a_floored_estimate_keeps_an_interval_and_the_raw_reading():
     assert payload["floored"] is True and len(payload["raw_ci_nats"]) == 2
 
 
-def test_smile_is_labelled_an_estimate_and_carries_a_true_lower_bound():
+def test_smile_is_labelled_an_estimate_and_carries_a_true_lower_bound(single_thread):
     truth = 1.0
     x, y = sample_correlated_gaussians(3000, 2, gaussian_rho_for_mi(truth, 2), seed=3)
     result = estimate_mi(x, y, estimator="smile", **FAST)
@@ -126,7 +126,7 @@ def test_combined_interval_adds_run_spread_to_the_widest_run():
     assert high == pytest.approx(1.2 + 0.1 + 0.4969, abs=1e-3)
 
 
-def test_folds_and_seeds_report_spread():
+def test_folds_and_seeds_report_spread(single_thread):
     x, y = sample_correlated_gaussians(1000, 2, gaussian_rho_for_mi(0.5, 2), seed=1)
     result = estimate_mi(x, y, folds=3, **{**FAST, "steps": 200})
     assert len(result.runs) == 3 and result.spread_nats is not None
@@ -251,7 +251,7 @@ def test_rank_transform_leaves_a_known_mi_unchanged():
     assert warped.mi_nats == pytest.approx(truth, abs=0.1)
 
 
-def test_a_cauchy_pair_is_not_floored_after_the_rank_transform():
+def test_a_cauchy_pair_is_not_floored_after_the_rank_transform(single_thread):
     """A Student-t pair with one degree of freedom (Cauchy tails, known MI): z-scores squash
     most rows to ~0; ranks keep the dependence visible."""
     from dim.tasks import DISTRIBUTION_TASKS
