@@ -464,7 +464,7 @@ def calibrate_scale(readout: str, positive: Tensor, negative: Tensor, clip: floa
 class Reading(NamedTuple):
     """A held-out reading of one readout: reported value and 95% interval, the critic scale
     used (0 when floored), the one-sided upper limit when floored, and the uncalibrated
-    (s = 1) value and interval. ``replicates``: the bootstrap values behind ``interval``."""
+    (s = 1) value and interval, and the seconds spent in the bootstrap."""
 
     value: float
     interval: tuple[float, float]
@@ -473,7 +473,6 @@ class Reading(NamedTuple):
     upper_limit: float | None
     raw_value: float
     raw_interval: tuple[float, float]
-    replicates: np.ndarray
     bootstrap_seconds: float = 0.0
 
 
@@ -509,19 +508,18 @@ def read_held_out(
     raw_replicates = _bootstrap(readout, positive, negative, clip, bootstrap, seed)
     raw_interval = _percentile_interval(raw_replicates)
     if calibration_scores is None:
-        return Reading(raw_value, raw_interval, 1.0, False, None, raw_value, raw_interval, raw_replicates,
+        return Reading(raw_value, raw_interval, 1.0, False, None, raw_value, raw_interval,
                        time.perf_counter() - started)  # fmt: skip
     calibration = calibrate_scale(readout, *calibration_scores, clip, seed)
     if not calibration.significant:
         upper = max(raw_value, 0.0) + ONE_SIDED_95 * max(float(raw_replicates.std()), 1e-6)
-        floored_replicates = np.zeros_like(raw_replicates)
-        return Reading(0.0, (0.0, upper), 0.0, True, upper, raw_value, raw_interval, floored_replicates,
+        return Reading(0.0, (0.0, upper), 0.0, True, upper, raw_value, raw_interval,
                        time.perf_counter() - started)  # fmt: skip
     s = calibration.scale
     shrunk = scaled_scores(positive, s, readout), scaled_scores(negative, s, readout)
     value = readout_value(readout, *shrunk, clip).item()
     replicates = _bootstrap(readout, *shrunk, clip, bootstrap, seed)
-    return Reading(value, _percentile_interval(replicates), s, False, None, raw_value, raw_interval, replicates,
+    return Reading(value, _percentile_interval(replicates), s, False, None, raw_value, raw_interval,
                    time.perf_counter() - started)  # fmt: skip
 
 
@@ -566,7 +564,7 @@ def _fit_once(
     device: torch.device,
     amp: bool,
     progress: bool,
-) -> tuple[MIResult, np.ndarray]:
+) -> MIResult:
     start = time.perf_counter()
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -699,7 +697,7 @@ def _fit_once(
         transform={"x": x_transform, "y": y_transform},
         timings=timings,
     )
-    return result, reading.replicates
+    return result
 
 
 def _progress(total: int, enabled: bool, description: str):
@@ -872,7 +870,7 @@ def estimate_mi(
     results = []
     for run_seed in range(seed, seed + seeds):
         for fold in fold_ids:
-            result, _ = _fit_once(
+            result = _fit_once(
                 xt, yt, estimator=estimator, readout=readout, critic=critic, x_kind=x_kind, y_kind=y_kind,
                 fractions=split, fold=fold, folds=folds or 1, split_rows=parts, transform=transform,
                 batch_size=batch_size, steps=steps, lr=lr,
