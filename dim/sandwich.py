@@ -137,6 +137,10 @@ def estimate_mi_bounds(
     if block_size < 2 or samples < 1 or bootstrap < 1:
         raise ConfigError(f"block_size must be >= 2, samples and bootstrap >= 1; got {block_size}, {samples}, {bootstrap}")
     rows = _as_rows(x)
+    expected = getattr(encoder.encoder, "input_shape", None)
+    if expected is not None and tuple(rows.shape[1:]) != tuple(expected):
+        raise DataError(f"x has rows of shape {tuple(rows.shape[1:])} but the encoder takes {tuple(expected)}; "
+                        "pass the inputs the encoder was trained on")  # fmt: skip
     n = rows.shape[0]
     if n < 2:
         raise DataError(f"x has {n} row; give at least 2 inputs (better: thousands)")
