@@ -113,3 +113,18 @@ def test_mutual_information_as_a_minimised_or_maximised_term(direction):
         noise_optimizer.step()
     s = math.exp(log_s.item())
     assert (s > 1.5) if direction == "minimise" else (s < 0.67), s
+
+
+def test_train_ib_script_sweeps_beta_and_refuses_bad_input(run_script, tmp_path):
+    env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    done = run_script("train_ib", "beta=-0.5", f"out_dir={tmp_path}/never", env=env)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "beta must be >= 0" in done.stderr
+    done = run_script("train_ib", "regularizer=vib", "noise=propagated", env=env)
+    assert done.returncode == 2 and "needs noise in gaussian" in done.stderr
+    assert not (tmp_path / "never").exists()
+    done = run_script("train_ib", "regularizer=vib", "beta=[0.001,0.1]", "training.epochs=1", "training.hidden=32",
+                      "training.code_dim=4", "training.record_rows=200", "progress=false", f"out_dir={tmp_path}/run",
+                      env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "beta 0.001: test error" in done.stdout and "beta 0.1: test error" in done.stdout
+    assert (tmp_path / "run" / "encoder.pt").exists() and (tmp_path / "run" / "test_inputs.npy").exists()
