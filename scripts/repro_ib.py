@@ -1,6 +1,6 @@
 """MINE Table 3 (Information Bottleneck, test error %), reduced, on the embedded digits.
 
-    python scripts/repro_ib.py [--epochs 10] [--hidden 256] [--code-dim 64] [--seeds 0,1,2,3,4] [--jobs 1]
+    python scripts/repro_ib.py [--epochs 20] [--hidden 256] [--code-dim 64] [--seeds 0,1,2,3,4] [--jobs 1]
     python scripts/repro_ib.py --data mnist --data-root data/mnist --epochs 200 --hidden 1024 --code-dim 256 --lr 1e-4
 
 Every variant (regularizer, noise, beta) trains the same MLP for the same epochs on the same
@@ -50,11 +50,11 @@ def load(data: str, root: str):
     return split.train.samples.flatten(1), split.train.labels, split.test.samples.flatten(1), split.test.labels
 
 
-def run_variant(name: str, seed: int, data: str, root: str, base: dict) -> dict:
+def run_variant(name: str, seed: int, data: str, root: str, base: dict, variant: tuple) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    regularizer, noise, beta, _ = VARIANTS[name]
+    regularizer, noise, beta, _ = variant
     settings = replace(IBSettings(**base), regularizer=regularizer, noise=noise, beta=beta, seed=seed)
     run, _ = train_ib(*load(data, root), settings)
     return run.to_dict()
@@ -64,20 +64,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--seeds", default="0,1,2,3,4")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--code-dim", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--sigma", type=float, default=1.0, help="noise scale of additive / propagated noise")
     parser.add_argument("--data", default="digits", help="digits (offline) | mnist (torchvision, --data-root)")
     parser.add_argument("--data-root", default="data/mnist")
+    parser.add_argument("--betas", default="", help="override betas: vib=0.01,mine_additive=0.1")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", default=str(ROOT / "results"))
     args = parser.parse_args()
     base = {"epochs": args.epochs, "hidden": args.hidden, "code_dim": args.code_dim, "lr": args.lr,
             "sigma": args.sigma, "record_every": max(1, args.epochs // 5)}  # fmt: skip
     names, seeds = args.variants.split(","), [int(s) for s in args.seeds.split(",")]
-    items = [(name, seed, args.data, args.data_root, base) for name in names for seed in seeds]
+    for override in filter(None, args.betas.split(",")):
+        name, value = override.split("=")
+        VARIANTS[name] = (*VARIANTS[name][:2], float(value), VARIANTS[name][3])
+    items = [(name, seed, args.data, args.data_root, base, VARIANTS[name]) for name in names for seed in seeds]
     runs = dict(zip([(n, s) for n, s, *_ in items], parallel_map(run_variant, items, args.jobs)))
 
     rows, summary = [], []
