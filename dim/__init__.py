@@ -5,17 +5,22 @@ from dim.checkpoint import load_encoder
 from dim.encoders import build_encoder
 from dim.errors import ConfigError, DataError, DimError
 from dim.mi import MIResult, MutualInformation, estimate_mi
+from dim.sandwich import MIBounds, estimate_mi_bounds
+from dim.stochastic import StochasticEncoder
 
 __all__ = [
     "ConfigError",
     "DataError",
     "DimError",
+    "MIBounds",
     "MIResult",
     "MutualInformation",
+    "StochasticEncoder",
     "build_encoder",
     "load_encoder",
     "dv_bound",
     "estimate_mi",
+    "estimate_mi_bounds",
     "infonce_bound",
     "jsd_objective",
     "mine_bound",

@@ -6,9 +6,10 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from dim.mi import MIResult
+from dim.mi import NATS_PER_BIT, MIResult
+from dim.sandwich import MIBounds
 
-__all__ = ["mi_table", "markdown_table", "save_figure", "median_ms", "parallel_map", "write_results", "default_and_ksg"]
+__all__ = ["bounds_table", "mi_table", "markdown_table", "save_figure", "median_ms", "parallel_map", "write_results", "default_and_ksg"]
 
 
 def _interval(interval) -> str:
@@ -56,6 +57,24 @@ def mi_table(results: Sequence[MIResult], labels: Sequence[str] | None = None) -
     lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines + notes)
+
+
+def bounds_table(result: MIBounds) -> str:
+    """The sandwich of :func:`dim.sandwich.estimate_mi_bounds`: one row per bound (kind, nats,
+    bits, 95% interval), then the chosen lower and upper bounds and any warnings."""
+    rows = [["bound", "kind", "nats", "bits", "95% CI (nats)"]]
+    for name, bound in result.bounds.items():
+        rows.append([name, bound["kind"], f"{bound['nats']:.3f}", f"{bound['nats'] / NATS_PER_BIT:.3f}",
+                     _interval(bound["ci_nats"])])  # fmt: skip
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append(
+        f"{result.lower_nats:.3f} <= I(X; Z) <= {result.upper_nats:.3f} nats "
+        f"({result.lower_bits:.3f} to {result.upper_bits:.3f} bits; {result.lower_bound} and {result.upper_bound}, "
+        f"K = {result.block_size}, {result.rows} rows, {result.seconds:.1f} s)"
+    )
+    return "\n".join(lines)
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -21,6 +21,8 @@ __all__ = [
     "gaussian_mi",
     "gaussian_rho_for_mi",
     "sample_correlated_gaussians",
+    "gaussian_channel_gain",
+    "gaussian_channel_mi",
     "ADDITIVE_NOISE_FUNCTIONS",
     "additive_noise_mi",
     "sample_additive_noise",
@@ -67,6 +69,19 @@ def sample_correlated_gaussians(n: int, dim: int, rho: float, seed: int = 0) -> 
     x = rng.standard_normal((n, dim))
     y = rho * x + math.sqrt(1.0 - rho * rho) * rng.standard_normal((n, dim))
     return x.astype(np.float32), y.astype(np.float32)
+
+
+def gaussian_channel_mi(matrix: np.ndarray, sigma: float) -> float:
+    """I(X; Z) for the Gaussian channel Z = A X + sigma * eps, X ~ N(0, I_d), eps ~ N(0, I_k):
+    (1/2) log det(I_k + A A^T / sigma^2), in nats. ``matrix`` is A, shape (k, d)."""
+    a = np.asarray(matrix, dtype=np.float64)
+    return 0.5 * _logdet(np.eye(a.shape[0]) + a @ a.T / sigma**2)
+
+
+def gaussian_channel_gain(mi_nats: float, dim: int, sigma: float) -> float:
+    """The gain a for which Z = a X + sigma * eps in R^dim carries ``mi_nats``:
+    (dim / 2) log(1 + a^2 / sigma^2) = mi_nats, so a = sigma sqrt(exp(2 mi / dim) - 1)."""
+    return sigma * math.sqrt(math.expm1(2.0 * mi_nats / dim))
 
 
 ADDITIVE_NOISE_FUNCTIONS = {"x": lambda x: x, "x^3": lambda x: x**3, "sin(x)": np.sin}
