@@ -48,6 +48,7 @@ __all__ = [
     "sample_warped_multinormal",
     "sparse_correlation",
     "spiral_warp",
+    "bmi_spiral",
     "student_t_correction",
     "student_t_mi",
 ]
@@ -411,25 +412,34 @@ def half_cube_warp(z: np.ndarray) -> np.ndarray:
     return np.sign(z) * np.abs(z) ** 1.5
 
 
-def spiral_warp(x: np.ndarray, speed: float = 0.5) -> np.ndarray:
-    """Rotate each row x (n, d >= 2) in the plane of its first two coordinates by the angle
-    speed * ||x||^2. A rotation keeps ||x||, so the inverse is spiral_warp(., -speed): a
-    diffeomorphism, and I(X; Y) is unchanged (bmi's Spiral with the (0, 1) generator of so(d))."""
-    if x.shape[1] < 2:
-        raise ValueError(f"the spiral needs at least 2 coordinates, got {x.shape[1]}")
+def spiral_warp(x: np.ndarray, speed: float = 0.5, plane: tuple[int, int] = (0, 1)) -> np.ndarray:
+    """Rotate each row x (n, d >= 2) in the plane of coordinates ``plane`` by the angle
+    speed * ||x||^2. A rotation keeps ||x||, so the inverse is spiral_warp(., -speed, plane): a
+    diffeomorphism, and I(X; Y) is unchanged (bmi's Spiral with the so(d) generator of that plane)."""
+    i, j = plane
+    if x.shape[1] <= max(i, j):
+        raise ValueError(f"the spiral in plane {plane} needs at least {max(i, j) + 1} coordinates, got {x.shape[1]}")
     angle = speed * np.sum(x * x, axis=1)
     cos, sin = np.cos(angle), np.sin(angle)
     out = x.copy()
-    out[:, 0], out[:, 1] = cos * x[:, 0] - sin * x[:, 1], sin * x[:, 0] + cos * x[:, 1]
+    out[:, i], out[:, j] = cos * x[:, i] - sin * x[:, j], sin * x[:, i] + cos * x[:, j]
     return out
 
 
+def bmi_spiral(dim: int, side: str) -> Callable[[np.ndarray], np.ndarray]:
+    """bmi 0.1.3's spiral task warps (speed 1 normalised by the dimension): x turns in the
+    (0, 1) plane, y in the (1, 2) plane, each at speed 1 / dim."""
+    return partial(spiral_warp, speed=1.0 / dim, plane=(0, 1) if side == "x" else (1, 2))
+
+
 def sample_warped_multinormal(n: int, corr: np.ndarray, dim_x: int, warp: Callable[[np.ndarray], np.ndarray], *,
-                              seed: int = 0) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """(warp(x), warp(y)) with (x, y) ~ N(0, corr), the warp applied to x and y separately
-    (in float64). For an invertible warp, I = :func:`multinormal_mi` (corr, dim_x)."""
+                              warp_y: Callable[[np.ndarray], np.ndarray] | None = None, seed: int = 0
+                              ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(warp(x), warp_y(y)) with (x, y) ~ N(0, corr), the warps applied to x and y separately
+    (in float64; warp_y defaults to warp). For invertible warps, I = :func:`multinormal_mi`
+    (corr, dim_x)."""
     z = _gaussian_rows(n, corr, np.random.default_rng(seed))
-    return _split_columns(np.hstack([warp(z[:, :dim_x]), warp(z[:, dim_x:])]), dim_x)
+    return _split_columns(np.hstack([warp(z[:, :dim_x]), (warp_y or warp)(z[:, dim_x:])]), dim_x)
 
 
 def additive_uniform_mi(eps: float) -> float:
@@ -464,20 +474,22 @@ def _student_task(corr: np.ndarray, dim_x: int, dof: int) -> DistributionTask:
     return DistributionTask(partial(sample_student_t, corr=corr, dim_x=dim_x, dof=dof), student_t_mi(corr, dim_x, dof))
 
 
-def _warped_task(corr: np.ndarray, dim_x: int, warp: Callable[[np.ndarray], np.ndarray]) -> DistributionTask:
-    sample = partial(sample_warped_multinormal, corr=corr, dim_x=dim_x, warp=warp)
+def _warped_task(corr: np.ndarray, dim_x: int, warp: Callable[[np.ndarray], np.ndarray],
+                 warp_y: Callable[[np.ndarray], np.ndarray] | None = None) -> DistributionTask:  # fmt: skip
+    sample = partial(sample_warped_multinormal, corr=corr, dim_x=dim_x, warp=warp, warp_y=warp_y)
     return DistributionTask(sample, multinormal_mi(corr, dim_x))
 
 
 def _distribution_tasks() -> dict[str, DistributionTask]:
     sparse5 = sparse_correlation(5, 5)  # corr(x_i, y_i) = 0.8 for i < 2: 1.02 nats
     tasks = {}
+    # bmi's "student-identity" tasks: dispersion I, so all the MI is in the shared scale
     for dof in (1, 2, 3, 5):
-        tasks[f"student-t-dof{dof}-1x1"] = _student_task(sparse_correlation(1, 1, pairs=1), 1, dof)
-        tasks[f"student-t-dof{dof}-5x5"] = _student_task(sparse5, 5, dof)
+        tasks[f"student-t-dof{dof}-1x1"] = _student_task(np.eye(2), 1, dof)
+        tasks[f"student-t-dof{dof}-5x5"] = _student_task(np.eye(10), 5, dof)
     tasks["normal-cdf-5x5"] = _warped_task(sparse5, 5, normal_cdf_warp)
     tasks["half-cube-5x5"] = _warped_task(sparse5, 5, half_cube_warp)
-    tasks["spiral-5x5"] = _warped_task(sparse5, 5, spiral_warp)
+    tasks["spiral-5x5"] = _warped_task(sparse5, 5, bmi_spiral(5, "x"), bmi_spiral(5, "y"))
     for eps in (0.1, 0.75):
         tasks[f"additive-uniform-eps{eps}"] = DistributionTask(partial(sample_additive_uniform, eps=eps),
                                                                additive_uniform_mi(eps))  # fmt: skip

@@ -29,6 +29,7 @@ from dim.tasks import (
     sample_warped_multinormal,
     sparse_correlation,
     spiral_warp,
+    bmi_spiral,
     student_t_correction,
     student_t_mi,
 )
@@ -124,7 +125,7 @@ def _split_density_mi(dist, corr: np.ndarray, x: np.ndarray, y: np.ndarray) -> t
     return _monte_carlo(log_ratio)
 
 
-STUDENT_CORR = {"1x1": sparse_correlation(1, 1, pairs=1), "5x5": sparse_correlation(5, 5)}
+STUDENT_CORR = {"1x1": np.eye(2), "5x5": np.eye(10)}  # bmi's student-identity tasks
 
 
 @pytest.mark.parametrize("dof", [1, 2, 3, 5])
@@ -211,11 +212,12 @@ def test_warps_are_invertible_so_they_keep_the_gaussian_mi(warp):
     assert not np.allclose(warped, z)
     assert np.allclose(INVERSES[warp](warped), z, atol=1e-9)
     name = {normal_cdf_warp: "normal-cdf", half_cube_warp: "half-cube", spiral_warp: "spiral"}[warp]
+    warp_x, warp_y = (bmi_spiral(5, "x"), bmi_spiral(5, "y")) if warp is spiral_warp else (warp, warp)
     task = DISTRIBUTION_TASKS[f"{name}-5x5"]
     x, y = task.sample(2000, seed=6)
     base_x, base_y = sample_multinormal(2000, sparse_correlation(5, 5), 5, seed=6)
-    assert np.allclose(x, warp(base_x.astype(np.float64)), atol=1e-5)
-    assert np.allclose(y, warp(base_y.astype(np.float64)), atol=1e-5)
+    assert np.allclose(x, warp_x(base_x.astype(np.float64)), atol=1e-5)
+    assert np.allclose(y, warp_y(base_y.astype(np.float64)), atol=1e-5)
     assert task.mi_nats == pytest.approx(multinormal_mi(sparse_correlation(5, 5), 5))
 
 
@@ -224,6 +226,8 @@ def test_spiral_keeps_the_norm_and_winds_faster_far_out():
     warped = spiral_warp(z, speed=0.5)
     assert np.allclose(np.linalg.norm(warped, axis=1), np.linalg.norm(z, axis=1))
     assert np.allclose(warped[:, 2:], z[:, 2:])
+    assert np.allclose(spiral_warp(spiral_warp(z, 0.2, (1, 2)), -0.2, (1, 2)), z)
+    assert np.allclose(spiral_warp(z, 0.2, (1, 2))[:, [0, 3, 4]], z[:, [0, 3, 4]])
     with pytest.raises(ValueError, match="at least 2"):
         spiral_warp(z[:, :1])
 
