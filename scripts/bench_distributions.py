@@ -2,7 +2,7 @@
 
     python scripts/bench_distributions.py [--tasks all] [--seeds 0,1,2] [--n 10000]
         [--methods smile:standardize,smile:rank,dv:rank] [--ksg] [--jobs 2]
-        [--bmi-python /tmp/venv-bmi/bin/python] [--mist-python /tmp/venv-mist/bin/python]
+        [--bmi-python /tmp/venv-bmi/bin/python] [--bmi-methods mine,infonce] [--mist-python ...]
     python scripts/bench_distributions.py --time --baseline COMMIT [--tasks ...] [--seeds ...]
 
 Tasks: ``dim.tasks.DISTRIBUTION_TASKS`` (Student-t with 1, 2, 3, 5 degrees of freedom at 1 x 1
@@ -50,6 +50,7 @@ def run_dim(method: str, task: str, seed: int, n: int) -> dict:
     estimator, transform = method.split(":")
     x, y = DISTRIBUTION_TASKS[task].sample(n, seed=seed)
     r = estimate_mi(x, y, estimator=estimator, transform=transform, seed=seed)
+    print(f"{task} seed {seed} {method}: {r.mi_nats:.3f} nats in {r.seconds:.1f} s", flush=True)
     return {"task": task, "seed": seed, "method": f"dim {method}", "mi": r.mi_nats, "ci": list(r.ci_nats),
             "is_lower_bound": r.is_lower_bound, "floored": r.floored, "seconds": r.seconds,
             "timings": r.timings}  # fmt: skip
@@ -84,7 +85,7 @@ def accuracy(args) -> None:
     if args.ksg:
         others["KSG (k=3)"] = run_ksg
     if args.bmi_python:
-        for name in ("mine", "infonce"):
+        for name in args.bmi_methods.split(","):
             others[f"bmi 0.1.3 ({name})"] = lambda x, y, s, name=name: run_peer(args.bmi_python, f"bmi-{name}", x, y, s)
     if args.mist_python:
         others["torch-mist 0.2.17 (smile)"] = lambda x, y, s: run_peer(args.mist_python, "torch-mist", x, y, s)
@@ -183,6 +184,7 @@ def main() -> None:
     parser.add_argument("--methods", default="smile:standardize,smile:rank,dv:rank")
     parser.add_argument("--ksg", action="store_true")
     parser.add_argument("--bmi-python", default=None)
+    parser.add_argument("--bmi-methods", default="mine,infonce", help="bmi estimators to run (mine, infonce, nwj, dv)")
     parser.add_argument("--mist-python", default=None)
     parser.add_argument("--jobs", type=int, default=2, help="dim estimates run at once, in separate processes")
     parser.add_argument("--time", action="store_true", help="time this tree against --baseline instead")
