@@ -130,3 +130,25 @@ def test_channels_last_on_cpu_trains_the_same_step(tmp_path):
         if setting == "true":
             assert trainer.encoder.block1[0].weight.is_contiguous(memory_format=torch.channels_last)
     assert results[0] == pytest.approx(results[1], rel=1e-4)
+
+
+@pytest.mark.parametrize("preset", [p for p in VIEW_PRESETS if not p.startswith("digits")])
+def test_rgb_presets_train_a_few_steps_on_synthetic_images(tmp_path, preset):
+    """The CIFAR-10 and STL-10 presets (their views: flips, saturation, grayscale) train on
+    random RGB arrays in place of their datasets, which cannot be downloaded here."""
+    from omegaconf import OmegaConf
+
+    generator = np.random.default_rng(0)
+    path = tmp_path / "rgb.npz"
+    np.savez(path, x=generator.random((24, 3, 32, 32), dtype=np.float32), y=generator.integers(0, 10, 24))
+    cfg = compose("train", [f"+experiment={preset}", f"out_dir={tmp_path / 'run'}", "objective.units=32",
+                            "trainer.batch_size=8", "trainer.epochs=1", "trainer.progress=false"])  # fmt: skip
+    OmegaConf.update(cfg, "data.name", "npz")
+    OmegaConf.update(cfg, "data.root", str(path))
+    if cfg.encoder.name == "dim32":
+        OmegaConf.update(cfg, "encoder.width", 8)
+    trainer = Trainer(cfg)
+    before = [p.detach().clone() for p in trainer.encoder.parameters()]
+    summary = trainer.fit()
+    assert summary["steps"] == 2 and math.isfinite(summary["loss/total"])
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.encoder.parameters()))
