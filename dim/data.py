@@ -11,8 +11,9 @@
 * ``npz``: a file with ``x`` (N, C, H, W) or (N, C, L) or (N, D) and optional ``y`` labels
   (and optionally ``x_test``, ``y_test``).
 
-Every image is brought to the encoder's input size and channel count. Augmentation (random
-crop with padding + horizontal flip) is off by default, as in the paper's CIFAR recipe.
+Every image is brought to the encoder's input size and channel count. Augmented views are
+made in the training step on the device (:mod:`dim.views`, settings under ``views`` in
+``configs/data/*.yaml``); single-view augmentation is off by default, as in the paper's CIFAR recipe.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from torch.utils.data import Dataset
 from dim.errors import DataError
 from dim.io import removed_on_error
 
-__all__ = ["DataSplit", "TensorImages", "load_data", "embedded_digits_split", "fit_images", "augment"]
+__all__ = ["DataSplit", "TensorImages", "load_data", "embedded_digits_split", "fit_images"]
 
 EMBEDDED_SPLIT_SEED = 1234
 
@@ -78,19 +79,6 @@ def fit_images(images: Tensor, shape: tuple[int, ...]) -> Tensor:
     if images.shape[2:] != (height, width):
         images = F.interpolate(images, size=(height, width), mode="bilinear", align_corners=False)
     return images.contiguous()
-
-
-def augment(images: Tensor, generator: torch.Generator, padding: int = 4, flip: bool = True) -> Tensor:
-    """Random crops (zero padding ``padding``, same size back) and horizontal flips, per image."""
-    n, _, h, w = images.shape
-    padded = F.pad(images, (padding,) * 4)
-    dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
-    dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
-    out = torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(n)])
-    if flip:
-        mirror = torch.rand(n, generator=generator) < 0.5
-        out[mirror] = out[mirror].flip(-1)
-    return out
 
 
 def embedded_digits_split(shape: tuple[int, ...] = (1, 32, 32)) -> DataSplit:

@@ -123,11 +123,15 @@ def gather_across_ranks(values: Tensor) -> Tensor:
     return _GatherWithGradient.apply(values)
 
 
-def infomax_scores(queries: Tensor, keys: Tensor, locations: int | None = None, generator=None) -> Tensor:
+def infomax_scores(
+    queries: Tensor, keys: Tensor, locations: int | None = None, generator=None, temperature: float | None = None
+) -> Tensor:
     """S (N, Q, N, L') = queries (N, Q, U) . keys (N, U, L), as one matmul, in float32.
 
     locations: score a random subset of L' of the L locations (the same subset for every
-    image), or all when None. Scores are divided by sqrt(U) to keep them O(1) at any width.
+    image), or all when None. Scores are divided by sqrt(U) to keep them O(1) at any width;
+    with ``temperature`` t, queries and keys are L2-normalised along U first and the scores
+    are cosines / t (SimCLR's form), within [-1 / t, 1 / t].
     """
     if locations is not None and locations < keys.shape[2]:
         chosen = torch.randperm(keys.shape[2], generator=generator, device="cpu")[:locations].to(keys.device)
@@ -136,7 +140,11 @@ def infomax_scores(queries: Tensor, keys: Tensor, locations: int | None = None, 
     # float32 even under autocast: float16 scores overflow (> 65504) once an unbounded head
     # such as DV lets them drift, and the bounds need them exact anyway
     with torch.autocast(queries.device.type, enabled=False):
-        return torch.einsum("iqu,jul->iqjl", queries.float(), keys.float()) / math.sqrt(u)
+        queries, keys = queries.float(), keys.float()
+        if temperature is not None:
+            queries, keys = F.normalize(queries, dim=2), F.normalize(keys, dim=1)
+        scores = torch.einsum("iqu,jul->iqjl", queries, keys)
+        return scores / (temperature if temperature is not None else math.sqrt(u))
 
 
 def split_positive_negative(scores: Tensor) -> tuple[Tensor, Tensor]:

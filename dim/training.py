@@ -22,8 +22,8 @@ from torch.nn import functional as F
 from dim import bounds
 from dim.checkpoint import load_checkpoint, save_atomic, save_encoder
 from dim.cli import flatten
-from dim.data import DataSplit, augment, load_data
-from dim.encoders import Encoder, build_encoder, describe
+from dim.data import DataSplit, load_data
+from dim.encoders import Encoder, EncoderOutput, build_encoder, describe
 from dim.errors import ConfigError, DimError
 from dim.infomax import (
     HEADS,
@@ -41,11 +41,15 @@ from dim.infomax import (
 )
 from dim.io import write_text_atomic
 from dim.mi import resolve_device
+from dim.views import ViewAugment
 
 __all__ = ["DeepInfoMax", "Trainer", "train"]
 
+GLOBAL_TARGETS = ("map", "code")
+
 # keys that may differ between a checkpoint's config and a resumed run's
-RESUMABLE_DIFFERENCES = ("resume", "out_dir", "device", "trainer.epochs", "trainer.progress")
+RESUMABLE_DIFFERENCES = ("resume", "out_dir", "device", "trainer.epochs", "trainer.progress", "trainer.compile",
+                         "trainer.data_on_device")
 
 
 class DeepInfoMax(nn.Module):
@@ -53,7 +57,15 @@ class DeepInfoMax(nn.Module):
 
     forward(view_a, view_b) -> dict of scalar terms: "global", "local", "local_local" (the
     bounds being maximised), their "*_nats" readings (DV / NWJ / InfoNCE readout, detached),
-    "score_penalty", and "code" (N, D) of view_a. With one view, view_b = view_a.
+    "score_penalty", and "code" (N, D) of view_a.
+
+    One view (view_b None): each term pairs the code (or conv map) of an image with the
+    local map of the same image. Two views: the encoder runs once on both (2N images, so
+    BatchNorm sees both), and each term pairs view A's code with view B's locations and B's
+    with A's, averaged (AMDIM's symmetric form). ``global_target``: what the global head
+    scores the code against, "map" (DIM's encoding of the whole local map) or "code" (the
+    other view's code: with estimator infonce, SimCLR-style contrastive learning; two views
+    needed). ``temperature``: cosine scores / temperature instead of dot products / sqrt(U).
     """
 
     def __init__(
@@ -68,19 +80,28 @@ class DeepInfoMax(nn.Module):
         score_clip: float | None = None,
         mine_alpha: float = 0.01,
         smile_clip: float = 5.0,
+        global_target: str = "map",
+        temperature: float | None = None,
     ) -> None:
         super().__init__()
         if head not in HEADS:
             raise ConfigError(f"unknown estimator {head!r} for DIM; choose one of {', '.join(HEADS)}")
+        if global_target not in GLOBAL_TARGETS:
+            raise ConfigError(f"unknown objective.global_target {global_target!r}; choose one of "
+                              f"{', '.join(GLOBAL_TARGETS)}")  # fmt: skip
+        if temperature is not None and temperature <= 0:
+            raise ConfigError(f"objective.temperature must be positive (or null), got {temperature}")
         self.encoder, self.head = encoder, head
         self.alpha, self.beta, self.local_local = alpha, beta, local_local
         self.locations, self.score_clip, self.smile_clip = locations, score_clip, smile_clip
+        self.global_target, self.temperature = global_target, temperature
         shapes = describe(encoder)
         local_channels = shapes["local"][1]
         local_locations = math.prod(shapes["local"][2:])
         self.code_embedding = GlobalEmbedding(encoder.code_dim, units)
         self.local_embedding = LocalEmbedding(local_channels, units) if beta or local_local else None
-        self.map_embedding = MapEmbedding(local_channels, local_locations, units) if alpha else None
+        map_needed = alpha and global_target == "map"
+        self.map_embedding = MapEmbedding(local_channels, local_locations, units) if map_needed else None
         self.conv_embedding = LocalEmbedding(shapes["conv"][1], units) if local_local else None
         terms = [t for t, w in (("global", alpha), ("local", beta), ("local_local", local_local)) if w]
         self.moving_averages = nn.ModuleDict(
@@ -94,28 +115,47 @@ class DeepInfoMax(nn.Module):
                               clip=self.smile_clip)  # fmt: skip
         return value, infomax_readout(scores, self.head), scores.pow(2).mean()
 
+    def _embed(self, out: EncoderOutput) -> dict[str, Tensor]:
+        """The critics' embeddings of every image of ``out``: code (M, 1, U), locations (M, U, L),
+        whole map (M, U, 1), conv locations (M, Lc, U); only those the weights use."""
+        embedded = {"code": self.code_embedding(out.code).unsqueeze(1)}
+        if self.local_embedding is not None:
+            embedded["local"] = self.local_embedding(out.local)
+        if self.map_embedding is not None:
+            embedded["map"] = self.map_embedding(out.local).unsqueeze(-1)
+        if self.conv_embedding is not None:
+            embedded["conv"] = self.conv_embedding(out.conv).transpose(1, 2)
+        return embedded
+
+    def _pairs(self, name: str, query: dict[str, Tensor], key: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """(queries (N, Q, U), keys (N, U, L)) of term ``name``: query side from one view, keys from the other."""
+        if name == "global":
+            return query["code"], key["map"] if self.global_target == "map" else key["code"].transpose(1, 2)
+        return query["code" if name == "local" else "conv"], key["local"]
+
     def forward(self, view_a: Tensor, view_b: Tensor | None = None) -> dict[str, Tensor]:
-        out_a = self.encoder(view_a)
-        out_b = out_a if view_b is None else self.encoder(view_b)
-        # in-batch negatives from every rank under DDP (identity in one process)
-        code = gather_across_ranks(self.code_embedding(out_a.code)).unsqueeze(1)  # (N, 1, U)
-        terms: dict[str, Tensor] = {"code": out_a.code}
-        penalty = out_a.code.new_zeros(())
-        if self.alpha:
-            whole_map = gather_across_ranks(self.map_embedding(out_b.local))  # (N, U)
-            scores = infomax_scores(code, whole_map.unsqueeze(-1))  # (N, 1, N, 1)
-            terms["global"], terms["global_nats"], p = self._bound("global", scores)
-            penalty = penalty + p
-        if self.beta or self.local_local:
-            keys = gather_across_ranks(self.local_embedding(out_b.local))  # (N, U, L)
-        if self.beta:
-            scores = infomax_scores(code, keys, self.locations, self.generator)
-            terms["local"], terms["local_nats"], p = self._bound("local", scores)
-            penalty = penalty + p
-        if self.local_local:
-            queries = gather_across_ranks(self.conv_embedding(out_a.conv).transpose(1, 2))  # (N, Lc, U)
-            scores = infomax_scores(queries, keys, self.locations, self.generator)
-            terms["local_local"], terms["local_local_nats"], p = self._bound("local_local", scores)
+        views = 1 if view_b is None else 2
+        if views == 1 and self.alpha and self.global_target == "code":
+            raise ConfigError("objective.global_target=code scores a view's code against another view's: "
+                              "set objective.views=2")  # fmt: skip
+        n = view_a.shape[0]
+        out = self.encoder(view_a if views == 1 else torch.cat([view_a, view_b]))
+        embedded = self._embed(out)
+        # per view; in-batch negatives from every rank under DDP (identity in one process)
+        per_view = [{k: gather_across_ranks(v[i * n : (i + 1) * n]) for k, v in embedded.items()} for i in range(views)]
+        directions = [(0, 0)] if views == 1 else [(0, 1), (1, 0)]
+        terms: dict[str, Tensor] = {"code": out.code[:n]}
+        penalty = out.code.new_zeros(())
+        for name, weight in (("global", self.alpha), ("local", self.beta), ("local_local", self.local_local)):
+            if not weight:
+                continue
+            readings = []
+            for q, k in directions:
+                queries, keys = self._pairs(name, per_view[q], per_view[k])
+                scores = infomax_scores(queries, keys, self.locations, self.generator, self.temperature)
+                readings.append(self._bound(name, scores))
+            value, nats, p = (torch.stack(r).mean() for r in zip(*readings))
+            terms[name], terms[f"{name}_nats"] = value, nats
             penalty = penalty + p
         terms["score_penalty"] = penalty
         return terms
@@ -163,7 +203,19 @@ class Trainer:
             self.encoder, head=cfg.estimator.name, units=obj.units, alpha=obj.alpha, beta=obj.beta,
             local_local=obj.local_local, locations=obj.locations, score_clip=obj.score_clip,
             mine_alpha=cfg.estimator.get("mine_alpha", 0.01), smile_clip=cfg.estimator.get("clip", 5.0),
+            global_target=obj.get("global_target", "map"), temperature=obj.get("temperature"),
         ).to(self.device)  # fmt: skip
+        if obj.views not in (1, 2):
+            raise ConfigError(f"objective.views must be 1 or 2, got {obj.views}")
+        if obj.views == 1 and obj.alpha and obj.get("global_target", "map") == "code":
+            raise ConfigError("objective.global_target=code scores one view's code against another's; "
+                              "set objective.views=2")  # fmt: skip
+        self.augment = ViewAugment.from_config(cfg.data.get("views"))
+        # GPU path: images stored on the device (moved once), channels_last, optional torch.compile
+        self.channels_last = _channels_last(cfg.trainer.get("channels_last"), self.device, self.encoder.input_shape)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.train_samples, self.train_labels = self._resident(cfg.trainer.get("data_on_device"))
         self.model.generator.manual_seed(cfg.seed)
         self.discriminator = PriorDiscriminator(self.encoder.code_dim).to(self.device) if obj.gamma else None
         classes = self.data.num_classes
@@ -181,10 +233,29 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
         self.data_generator = torch.Generator().manual_seed(cfg.seed)  # augmentation and prior samples
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
+        self.history: list[dict[str, Any]] = []  # after each epoch this process finished (epochs done so far): online probe
         # under torchrun: gradients averaged by DDP; negatives gathered in DeepInfoMax.forward
         self.forward_model = self._wrap(self.model)
+        if cfg.trainer.get("compile", False):
+            self.forward_model = torch.compile(self.forward_model)
         self.forward_discriminator = self._wrap(self.discriminator)
         self.forward_probe = self._wrap(self.probe)
+
+    def _resident(self, setting: bool | None) -> tuple[Tensor, Tensor]:
+        """The training images and labels, on the device when ``setting`` is true, or when it is
+        None (auto) on CUDA if they take under a quarter of the free GPU memory (else on the CPU,
+        each batch copied to the device in the step)."""
+        samples, labels = self.data.train.samples, self.data.train.labels
+        if self.device.type == "cpu" or setting is False:
+            return samples, labels
+        if setting is None and self.device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(self.device)
+            if samples.numel() * samples.element_size() > free // 4:
+                return samples, labels
+        samples = samples.to(self.device)
+        if self.channels_last:
+            samples = samples.contiguous(memory_format=torch.channels_last)
+        return samples, labels.to(self.device)
 
     def _wrap(self, module: nn.Module | None) -> nn.Module | None:
         if module is None or self.world == 1:
@@ -244,17 +315,23 @@ class Trainer:
         save_encoder(self.encoder, self.out_dir / "encoder.pt")
 
     # ------------------------------------------------------------------ step
-    def _views(self, images: Tensor) -> tuple[Tensor, Tensor | None]:
-        aug = self.cfg.data.augment
+    def make_views(self, images: Tensor) -> tuple[Tensor, Tensor | None]:
+        """(view A, view B or None) of a batch, on the device: two augmented views when
+        objective.views = 2, else one (augmented when data.augment), as batched tensor ops."""
+        images = images.to(self.device, non_blocking=True)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
         if self.cfg.objective.views == 2:
-            return augment(images, self.data_generator), augment(images, self.data_generator)
-        return (augment(images, self.data_generator) if aug else images), None
+            return self.augment(images, self.data_generator), self.augment(images, self.data_generator)
+        return (self.augment(images, self.data_generator) if self.cfg.data.augment else images), None
 
     def train_step(self, images: Tensor, labels: Tensor) -> dict[str, float]:
+        """One update on a batch (any device): views, then :meth:`step_on_views`."""
+        return self.step_on_views(*self.make_views(images), labels)
+
+    def step_on_views(self, view_a: Tensor, view_b: Tensor | None, labels: Tensor) -> dict[str, float]:
+        """One update of the model (and discriminator, probe) on views already made."""
         cfg = self.cfg.objective
-        view_a, view_b = self._views(images)
-        view_a = view_a.to(self.device, non_blocking=True)
-        view_b = None if view_b is None else view_b.to(self.device, non_blocking=True)
         self.model.train()
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
             terms = self.forward_model(view_a, view_b)
@@ -288,15 +365,17 @@ class Trainer:
             d_optimizer.step()
             scalars["discriminator/loss"], scalars["discriminator/accuracy"] = d_loss.detach(), accuracy.detach()
 
-        labelled = labels >= 0
-        if self.probe is not None and labelled.any():  # online linear probe on the detached code
-            logits = self.forward_probe(code.detach()[labelled.to(self.device)])
-            target = labels[labelled].to(self.device)
-            probe_loss = F.cross_entropy(logits, target)
+        labels = labels.to(self.device, non_blocking=True)
+        if self.probe is not None:  # online linear probe on the detached code, rows with labels (no sync)
+            labelled = labels >= 0
+            logits = self.forward_probe(code.detach()[labelled])
+            target = labels[labelled]
+            count = labelled.sum().clamp(min=1)
+            probe_loss = F.cross_entropy(logits, target, reduction="sum") / count
             self.optimizers["probe"].zero_grad(set_to_none=True)
             probe_loss.backward()
             self.optimizers["probe"].step()
-            scalars["probe/train_accuracy"] = (logits.argmax(1) == target).float().mean()
+            scalars["probe/train_accuracy"] = (logits.argmax(1) == target).float().sum() / count
         values = dict(zip(scalars, torch.stack([v.float() for v in scalars.values()]).tolist()))
         for key, value in values.items():
             if not math.isfinite(value):
@@ -354,8 +433,8 @@ class Trainer:
                 order = self._epoch_order(self.epoch)
                 while self.batch_in_epoch < per_epoch:
                     first = (self.batch_in_epoch * self.world + self.rank) * t.batch_size
-                    rows = order[first : first + t.batch_size]
-                    scalars = self.train_step(train.samples[rows], train.labels[rows])
+                    rows = order[first : first + t.batch_size].to(self.train_samples.device, non_blocking=True)
+                    scalars = self.train_step(self.train_samples[rows], self.train_labels[rows])
                     self.step += 1
                     self.batch_in_epoch += 1
                     window_images += len(rows)
@@ -374,6 +453,7 @@ class Trainer:
                 self.epoch += 1
                 self.batch_in_epoch = 0
                 accuracy = self.probe_accuracy()
+                self.history.append({"epoch": self.epoch, "step": self.step, "probe_test_accuracy": accuracy})
                 if accuracy is not None and writer is not None:
                     writer.add_scalar("probe/test_accuracy", accuracy, self.step)
             self.save()
@@ -382,7 +462,16 @@ class Trainer:
             if writer is not None:
                 writer.close()
         return {"steps": self.step, "epochs": self.epoch, "probe_test_accuracy": self.probe_accuracy(),
+                "history": self.history,
                 "prior_sliced_wasserstein": self.prior_distance(), **last_scalars}  # fmt: skip
+
+
+def _channels_last(setting: bool | None, device: torch.device, input_shape: tuple[int, ...]) -> bool:
+    """Whether to store images and conv weights channels_last: ``setting`` when given, else
+    (None, auto) on CUDA for image encoders only (on CPU the default layout is kept)."""
+    if len(input_shape) != 3:
+        return False
+    return device.type == "cuda" if setting is None else bool(setting)
 
 
 def init_distributed() -> tuple[int, int]:

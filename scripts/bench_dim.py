@@ -1,6 +1,7 @@
 """Deep InfoMax benchmarks: step breakdown, shared-negative InfoNCE, memory, prior matching.
 
     python scripts/bench_dim.py [--repeats 20] [--skip-prior]
+    python scripts/bench_dim.py --device cuda [--compile] [--batch 256]   # the GPU path (5)
 
 1. Throughput of one local-DIM step (JSD head, default critic width, batch 64, 32x32 input,
    dim32 encoder) and its breakdown: encoder forward+backward, critics (embeddings + score
@@ -15,6 +16,14 @@
 4. Prior matching: the sliced-Wasserstein distance between test codes and prior samples after
    the same short run on the embedded digits with gamma = 1 and gamma = 0.
 Medians over --repeats runs, all measured in this one run, on this machine.
+
+5. ``--device cuda`` (or ``--pipeline`` on any device): the training step of the view presets
+   (``Trainer.train_step``: images resident on the device, two views made there, channels_last,
+   bfloat16 autocast, ``--compile`` for torch.compile) on synthetic tensors (no dataset can be
+   downloaded here) of the CIFAR-10 shape (3x32x32) and the digits' (1x32x32), batch
+   ``--batch``: images per second, the share of the step outside the encoder, critics and
+   bounds, the data path (step with the pipeline / step on views made beforehand), peak GPU
+   memory, and the device's name; written to ``--out`` (default results/bench_dim_cuda.json).
 """
 
 from __future__ import annotations
@@ -183,14 +192,126 @@ def prior_effect(epochs: int) -> dict[str, float]:
             "reduction": 1 - distances[1.0] / distances[0.0]}  # fmt: skip
 
 
+def _timer(device: torch.device):
+    """median_ms of a function, synchronising the device after each call."""
+
+    def timed(fn, repeats: int) -> float:
+        def call():
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+
+        return median_ms(call, repeats, warmup=3)
+
+    return timed
+
+
+def pipeline_benchmark(device: str, preset: str, channels: int, batch: int, repeats: int,
+                       compile: bool = False, rows: int | None = None) -> dict[str, float | str | None]:  # fmt: skip
+    """The GPU path of ``preset`` (a configs/experiment name) on synthetic images (C, 32, 32) in
+    [0, 1] with random labels, ``rows`` of them (default 8 batches), as the trainer runs it."""
+    import tempfile
+
+    import numpy as np
+    from omegaconf import OmegaConf
+
+    from dim.cli import compose
+    from dim.training import Trainer
+
+    rows = rows or 8 * batch
+    generator = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "synthetic.npz"
+        np.savez(path, x=generator.random((rows, channels, 32, 32), dtype=np.float32),
+                 y=generator.integers(0, 10, rows))  # fmt: skip
+        cfg = compose("train", [f"+experiment={preset}", f"device={device}", f"trainer.batch_size={batch}",
+                                f"trainer.compile={compile}", f"out_dir={tmp}/run", "trainer.progress=false"])
+        # the preset's views and model, on the synthetic arrays instead of its dataset
+        OmegaConf.update(cfg, "data.name", "npz")
+        OmegaConf.update(cfg, "data.root", str(path), force_add=True)
+        OmegaConf.update(cfg, "data.channels", channels)
+        trainer = Trainer(cfg)
+    dev = trainer.device
+    timed = _timer(dev)
+    samples, labels = trainer.train_samples, trainer.train_labels
+    order = torch.Generator().manual_seed(0)
+
+    def pipeline():
+        chosen = torch.randperm(len(samples), generator=order)[:batch].to(samples.device)
+        trainer.train_step(samples[chosen], labels[chosen])
+
+    view_a, view_b = trainer.make_views(samples[:batch])
+    fixed_labels = labels[:batch]
+
+    def preloaded():
+        trainer.step_on_views(view_a, view_b, fixed_labels)
+
+    both = view_a if view_b is None else torch.cat([view_a, view_b])
+
+    def encoder_only():
+        with torch.autocast(dev.type, dtype=trainer.amp_dtype, enabled=trainer.use_amp):
+            out = trainer.encoder(both)
+        (out.local.float().square().mean() + out.code.float().square().mean()).backward()
+
+    def model_only():  # encoder + critics + bounds, forward and backward
+        with torch.autocast(dev.type, dtype=trainer.amp_dtype, enabled=trainer.use_amp):
+            terms = trainer.forward_model(view_a, view_b)
+        (-trainer.model.objective(terms)).backward()
+
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    step_pipeline, step_preloaded = timed(pipeline, repeats), timed(preloaded, repeats)
+    encoder_ms, model_ms = timed(encoder_only, repeats), timed(model_only, repeats)
+    return {
+        "preset": preset, "shape": f"{channels}x32x32", "batch": batch, "compile": compile,
+        "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+        "amp": str(trainer.amp_dtype).replace("torch.", "") if trainer.use_amp else "float32",
+        "channels_last": trainer.channels_last, "data_on_device": samples.device.type == dev.type,
+        "step_pipeline_ms": step_pipeline, "step_preloaded_ms": step_preloaded,
+        "encoder_ms": encoder_ms, "encoder_critics_bounds_ms": model_ms,
+        "images_per_second": batch / step_pipeline * 1000,
+        "data_path_ratio": step_pipeline / step_preloaded,
+        "share_outside_encoder_critics": 1 - model_ms / step_pipeline,
+        "peak_gpu_memory_gib": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None,
+    }  # fmt: skip
+
+
+PIPELINE_PRESETS = [("cifar10_views_local", 3), ("cifar10_views_amdim", 3), ("cifar10_contrastive", 3),
+                    ("digits_views_local", 1), ("digits_views_amdim", 1), ("digits_contrastive", 1)]
+
+
+def run_pipeline(device: str, batch: int, repeats: int, compile: bool, out: str) -> None:
+    report = []
+    for preset, channels in PIPELINE_PRESETS:
+        r = pipeline_benchmark(device, preset, channels, batch, repeats, compile)
+        report.append(r)
+        memory = "" if r["peak_gpu_memory_gib"] is None else f", peak {r['peak_gpu_memory_gib']:.2f} GiB"
+        print(f"{preset} {r['shape']} batch {batch} on {r['device_name']} ({r['amp']}, channels_last "
+              f"{r['channels_last']}, compile {compile}): {r['images_per_second']:.0f} images/s; step "
+              f"{r['step_pipeline_ms']:.1f} ms with the pipeline vs {r['step_preloaded_ms']:.1f} ms on ready views "
+              f"= {r['data_path_ratio']:.2f}x (target <= 1.1x); outside encoder+critics+bounds "
+              f"{r['share_outside_encoder_critics']:.0%}{memory}", flush=True)  # fmt: skip
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps({"repeats": repeats, "results": report}, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--units", type=int, default=256, help="critic width (the default config's)")
     parser.add_argument("--prior-epochs", type=int, default=5)
     parser.add_argument("--skip-prior", action="store_true")
-    parser.add_argument("--out", default=str(ROOT / "results" / "bench_dim.json"))
+    parser.add_argument("--out", default=None, help="default results/bench_dim.json (cuda: bench_dim_cuda.json)")
+    parser.add_argument("--device", default="cpu", help="cpu: parts 1-4; cuda: the GPU path (part 5)")
+    parser.add_argument("--pipeline", action="store_true", help="part 5 on --device (e.g. a CPU smoke run)")
+    parser.add_argument("--batch", type=int, default=256, help="part 5's batch")
+    parser.add_argument("--compile", action="store_true", help="part 5 with trainer.compile=true")
     args = parser.parse_args()
+    if args.device != "cpu" or args.pipeline:
+        name = "bench_dim_cuda.json" if args.device.startswith("cuda") else f"bench_dim_pipeline_{args.device}.json"
+        run_pipeline(args.device, args.batch, args.repeats, args.compile, args.out or str(ROOT / "results" / name))
+        return
+    args.out = args.out or str(ROOT / "results" / "bench_dim.json")
     torch.set_num_threads(torch.get_num_threads())
     report = {"threads": torch.get_num_threads()}
 

@@ -1,31 +1,30 @@
 """Quality of Deep InfoMax representations on the embedded digits, over seeds.
 
     python scripts/repro_dim_quality.py [--seeds 0,1,2] [--epochs 10] [--objectives local,global]
-                                        [--layers code,fc,conv] [--jobs 2] [--device cuda]
+                                        [--layers code,fc,conv] [--supervised] [--jobs 2] [--device cuda]
+                                        [--extra encoder.width=32 ...] [--figure results/x.png]
                                         [--out results/dim_quality]
 
-For each seed and objective, trains the default run (``python scripts/train.py`` with
-``objective=<objective> seed=<seed> trainer.epochs=<epochs>``: dim32 encoder, JSD head) and
-reads its ``--layers`` outputs (default ``code``) with the same linear probe
-(``eval.linear.linear_probe``, fixed 4,000 / 1,000 split). Baselines under the identical
-probe: the same architecture at random initialisation (seeded like the run) and the raw
-pixels. Prints mean and standard deviation over the seeds and writes ``<out>.json`` and
-``<out>.md``.
+For each seed and objective (``local``, ``global``: the default run with that objective;
+``local_noviews``, ``views_local``, ``views_global``, ``views_amdim``, ``contrastive``: the
+digits presets ``configs/experiment/digits_*``, see ``eval.quality.OBJECTIVES``), trains for
+``--epochs`` and reads its ``--layers`` with the linear probe (``eval.linear.linear_probe``)
+and the weighted k-NN (k = 20, cosine), on the fixed 4,000 / 1,000 split. Beside them: the
+same encoder at random initialisation (seeded like the run), the raw pixels and, with
+``--supervised``, the same encoder trained with labels on the digits' views. ``--extra``
+overrides go to every run and to the baselines' encoder (e.g. ``encoder.width=32``).
+Prints and writes mean ± std over the seeds (``<out>.json``, ``<out>.md``) and, with
+``--figure``, a PNG of the online probe's test accuracy against epochs.
 
-``--jobs J`` trains J runs at once in separate processes, each with (CPU cores / J) threads:
-on a small CPU, J single-threaded runs finish sooner than J runs one after another.
+``--jobs J`` runs J units at once in separate processes (``dim.report.parallel_map``).
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
-import statistics
 import sys
-import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,39 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from dim.checkpoint import load_encoder  # noqa: E402
-from dim.cli import compose  # noqa: E402
-from dim.data import embedded_digits_split  # noqa: E402
-from dim.encoders import encoder_from_spec  # noqa: E402
-from dim.report import markdown_table, write_results  # noqa: E402
-from dim.training import train  # noqa: E402
-from eval.features import extract_features  # noqa: E402
-from eval.linear import linear_probe  # noqa: E402
-
-
-def probe(model, layer: str, data, seed: int) -> float:
-    train_x, test_x = (extract_features(model, part.samples, layer, fingerprint="digits", progress=False)
-                       for part in (data.train, data.test))  # fmt: skip
-    return linear_probe(train_x, data.train.labels.numpy(), test_x, data.test.labels.numpy(), seed=seed)["top1"]
-
-
-def train_and_probe(seed: int, objective: str, epochs: int, layers: list[str], device: str | None,
-                    threads: int | None) -> tuple[dict[str, float], float, float]:
-    """Train the default run with ``objective`` and ``seed``; the linear top-1 of each layer, the
-    online probe's accuracy and the training seconds."""
-    if threads:
-        torch.set_num_threads(threads)
-    data = embedded_digits_split()
-    with tempfile.TemporaryDirectory() as tmp:
-        overrides = [f"objective={objective}", f"seed={seed}", f"trainer.epochs={epochs}",
-                     f"out_dir={tmp}/run", "trainer.progress=false"]  # fmt: skip
-        if device:
-            overrides.append(f"device={device}")
-        start = time.perf_counter()
-        summary = train(compose("train", overrides))
-        seconds = time.perf_counter() - start
-        encoder = load_encoder(Path(tmp) / "run" / "encoder.pt")
-    return {layer: probe(encoder, layer, data, seed) for layer in layers}, summary["probe_test_accuracy"], seconds
+from dim.report import markdown_table, parallel_map, write_results  # noqa: E402
+from eval.quality import LABELS, plot_histories, run_item, summary_rows  # noqa: E402
 
 
 def main() -> None:
@@ -74,61 +42,63 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--objectives", default="local,global")
     parser.add_argument("--layers", default="code", help="encoder outputs to probe, e.g. code,fc,conv")
-    parser.add_argument("--jobs", type=int, default=1, help="runs trained at once, in separate processes")
+    parser.add_argument("--supervised", action="store_true", help="add the encoder trained with labels")
+    parser.add_argument("--no-baselines", action="store_true", help="skip random init and raw pixels")
+    parser.add_argument("--extra", nargs="*", default=[], help="config overrides for every run, e.g. encoder.width=32")
+    parser.add_argument("--jobs", type=int, default=1, help="units run at once, in separate processes")
     parser.add_argument("--device", default=None)
+    parser.add_argument("--figure", default=None, help="PNG of online-probe accuracy against epochs")
     parser.add_argument("--out", default=str(ROOT / "results" / "dim_quality"))
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
-    layers = args.layers.split(",")
-    data = embedded_digits_split()
-    scores: dict[str, list[float]] = {}
-    seconds: dict[str, list[float]] = {}
-    runs = [(seed, objective) for seed in seeds for objective in args.objectives.split(",")]
-    results = {}
+    layers, objectives, extra = args.layers.split(","), args.objectives.split(","), tuple(args.extra)
+    units = [("train", seed, objective) for seed in seeds for objective in objectives]
+    units += [("supervised", seed, "") for seed in seeds] if args.supervised else []
+    units += [] if args.no_baselines else [("baselines", seed, "") for seed in seeds]
+    start = time.perf_counter()
+    results = parallel_map(run_item, [(*u, args.epochs, layers, args.device, extra) for u in units], args.jobs)
+    wall = time.perf_counter() - start
 
-    def finished(run: tuple[int, str], result: tuple[dict[str, float], float, float]) -> None:
-        results[run] = result
-        for layer, value in result[0].items():
-            print(f"seed {run[0]} {run[1]} {layer}: linear top-1 {value:.4f} (online probe {result[1]:.4f})",
-                  flush=True)  # fmt: skip
-
-    if args.jobs == 1:
-        for run in runs:
-            finished(run, train_and_probe(*run, args.epochs, layers, args.device, None))
-    else:
-        threads = max(1, (os.cpu_count() or 1) // args.jobs)
-        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(train_and_probe, *run, args.epochs, layers, args.device, threads): run
-                       for run in runs}  # fmt: skip
-            for future in as_completed(futures):
-                finished(futures[future], future.result())
-    for seed, objective in runs:  # in run order, whatever order they finished in
-        values, _, elapsed = results[seed, objective]
-        seconds.setdefault(objective, []).append(elapsed)
-        for layer, value in values.items():
-            scores.setdefault(f"DIM({objective[0].upper()}) {layer}", []).append(value)
-    for seed in seeds:
-        torch.manual_seed(seed)
-        random = encoder_from_spec({"name": "dim32", "in_channels": 1, "code_dim": 64}).eval()
-        for layer in layers:
-            scores.setdefault(f"random init {layer}", []).append(probe(random, layer, data, seed))
-        scores.setdefault("raw pixels", []).append(probe("pixels", "code", data, seed))
-        print(f"seed {seed} baselines: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in scores.items()
-                                                     if k.startswith(("random", "raw"))), flush=True)  # fmt: skip
-
-    def spread(values: list[float]) -> float:
-        return statistics.stdev(values) if len(values) > 1 else 0.0
-
-    rows = [[name, statistics.mean(v), spread(v), " ".join(f"{x:.4f}" for x in v)] for name, v in scores.items()]
-    table = markdown_table(["representation", "linear top-1 (mean)", "std", "per seed"], rows)
+    readings: dict[str, list] = {}
+    histories: dict[str, list] = {}
+    seconds: dict[str, list] = {}
+    for (kind, seed, objective), result in zip(units, results):
+        if kind == "baselines":
+            for name, values in result.items():
+                readings.setdefault(name, []).append(values)
+            continue
+        name = objective or kind
+        readings.setdefault(name, []).append(result["readings"])
+        histories.setdefault(name, []).append(result["history"])
+        seconds.setdefault(name, []).append(result["seconds"])
+        print(f"seed {seed} {LABELS[name]}: " + ", ".join(f"{layer} linear {r['linear']:.4f} k-NN {r['knn']:.4f}"
+              for layer, r in result["readings"].items()) + f" ({result['seconds']:.0f} s)", flush=True)  # fmt: skip
+    # the flat keys the earlier versions wrote (scripts/verify_readme.py reads "scores")
+    scores, knn = {}, {}
+    for name, per_seed in readings.items():
+        for layer in per_seed[0]:
+            key = LABELS[name] if name == "pixels" else f"{LABELS[name]} {layer}"
+            scores[key] = [r[layer]["linear"] for r in per_seed]
+            knn[key] = [r[layer]["knn"] for r in per_seed]
+    header = ["representation"] + [f"{layer} {reader}" for layer in layers for reader in ("linear", "k-NN")]
+    table = markdown_table(header, summary_rows(readings, layers))
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    command = (f"python scripts/repro_dim_quality.py --seeds {args.seeds} --epochs {args.epochs} "
+               f"--objectives {args.objectives} --layers {args.layers}" + (" --supervised" if args.supervised else "")
+               + (" --no-baselines" if args.no_baselines else "") + (f" --extra {' '.join(extra)}" if extra else "")
+               + f" --jobs {args.jobs}" + (f" --figure {os.path.relpath(args.figure, ROOT)}" if args.figure else "")
+               + f" --out {os.path.relpath(args.out, ROOT)}")  # fmt: skip
+    threads = os.environ.get("OMP_NUM_THREADS", str(torch.get_num_threads()))
+    note = (f"Embedded digits, fixed 4,000 / 1,000 split, {args.epochs} epochs per run, seeds {args.seeds}, "
+            f"device {device}, OMP_NUM_THREADS={threads}, {wall:.0f} s wall in all; mean ± std over seeds of the "
+            f"linear probe and the k-NN (k = 20) top-1; command: `{command}`\n\n")  # fmt: skip
     print(table)
-    header = (f"Embedded digits, fixed 4,000 / 1,000 split, {args.epochs} epochs per run, seeds {args.seeds}, "
-              f"device {device}; command: `python scripts/repro_dim_quality.py --seeds {args.seeds} "
-              f"--epochs {args.epochs} --layers {args.layers} --jobs {args.jobs} "
-              f"--out {os.path.relpath(args.out, ROOT)}`\n\n")  # fmt: skip
-    write_results(args.out, {"seeds": seeds, "epochs": args.epochs, "device": device, "scores": scores,
-                             "train_seconds": seconds}, header + table)  # fmt: skip
+    write_results(args.out, {"seeds": seeds, "epochs": args.epochs, "device": device, "command": command,
+                             "wall_seconds": wall, "scores": scores, "knn_scores": knn, "histories": histories,
+                             "train_seconds": seconds}, note + table)  # fmt: skip
+    if args.figure:
+        plot_histories(histories, args.figure, f"embedded digits, {args.epochs} epochs, seeds {args.seeds}: {command}")
+
 
 if __name__ == "__main__":
     main()
