@@ -97,35 +97,64 @@ class MIEstimate(NamedTuple):
 class MutualInformation(nn.Module):
     """A critic plus a bound: ``MutualInformation(critic, "infonce")(x, y)`` -> :class:`MIEstimate`.
 
-    x (N, ...), y (N, ...) paired row by row; the critic scores all N x N pairs (positives on
-    the diagonal). estimator: one of ``ESTIMATORS``; "mine" keeps the MINE moving average
-    (``mine_alpha``); "smile" clips at ``clip``. Maximise ``objective`` (minimise its negative).
+    x (N, ...), y (N, ...) paired row by row. estimator: one of ``ESTIMATORS``; "mine" keeps the
+    MINE moving average (``mine_alpha``); "smile" clips at ``clip``. Maximise ``objective``
+    (minimise its negative).
+
+    marginal: where the negative pairs come from.
+      "all" (default): the critic scores all N x M pairs, ``critic(x, y) -> (N, M)``, positives on
+        the diagonal, every off-diagonal pair a negative (N - 1 per row).
+      "shuffle": MINE's Algorithm 1. The critic is pointwise, ``critic(x, y) -> (N,)`` (for
+        statistics networks that see x and y together, such as a conv net on x biased by y, whose
+        N x N evaluation would cost N times more); the negatives are T(x_i, y_pi(i)) for a random
+        permutation pi, one per row. A permutation's fixed points (about one per batch) are
+        joint pairs counted as negatives: a bias of order 1/N toward 0. "infonce" needs "all".
     """
 
+    MARGINALS = ("all", "shuffle")
+
     def __init__(
-        self, critic: nn.Module, estimator: str = "jsd", *, clip: float = 5.0, mine_alpha: float = 0.01
+        self,
+        critic: nn.Module,
+        estimator: str = "jsd",
+        *,
+        clip: float = 5.0,
+        mine_alpha: float = 0.01,
+        marginal: str = "all",
     ) -> None:
         super().__init__()
         if estimator not in ESTIMATORS:
             raise ConfigError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
+        if marginal not in self.MARGINALS:
+            raise ConfigError(f"unknown marginal {marginal!r}; choose one of {', '.join(self.MARGINALS)}")
+        if marginal == "shuffle" and estimator == "infonce":
+            raise ConfigError("infonce needs every row's negatives (marginal='all'); with 'shuffle' use dv, mine, nwj, jsd or smile")
         self.critic = critic
         self.estimator = estimator
         self.clip = clip
+        self.marginal = marginal
         self.moving_average = bounds.MINEMovingAverage(mine_alpha) if estimator == "mine" else None
 
-    def objective(self, scores: Tensor) -> Tensor:
-        """The training objective of this estimator for a score matrix (N, M)."""
+    def objective(self, scores: Tensor | None = None, *, positive: Tensor | None = None,
+                  negative: Tensor | None = None) -> Tensor:  # fmt: skip
+        """The training objective of this estimator for a score matrix (N, M), or for positive
+        (P,) and negative (P, K) scores."""
+        pairs = {"positive": positive, "negative": negative}
         if self.estimator == "mine":
-            return bounds.mine_bound(scores, moving_average=self.moving_average)
+            return bounds.mine_bound(scores, moving_average=self.moving_average, **pairs)
         if self.estimator == "smile":
-            return bounds.smile_bound(scores, clip=self.clip)
-        return _BOUND_FUNCTIONS[self.estimator](scores)
+            return bounds.smile_bound(scores, clip=self.clip, **pairs)
+        return _BOUND_FUNCTIONS[self.estimator](scores, **pairs)
 
     def forward(self, x: Tensor, y: Tensor) -> MIEstimate:
-        scores = self.critic(x, y)
-        objective = self.objective(scores)
+        if self.marginal == "shuffle":
+            positive = self.critic(x, y).reshape(-1)
+            negative = self.critic(x, y[torch.randperm(len(y), device=y.device)]).reshape(-1, 1)
+        else:
+            positive, negative = bounds.diagonal_split(self.critic(x, y))
+        objective = self.objective(positive=positive, negative=negative)
         with torch.no_grad():
-            mi = readout_value(ESTIMATORS[self.estimator], *bounds.diagonal_split(scores), clip=self.clip)
+            mi = readout_value(ESTIMATORS[self.estimator], positive.float(), negative.float(), clip=self.clip)
         return MIEstimate(objective, mi)
 
 

@@ -1,0 +1,206 @@
+"""GAN + MINE (Belghazi et al., 2018, Sec. 5.1, Eqn. 17): a generator that also maximises the
+mutual information between its samples and part of its input.
+
+The latent is z = [eps, c] with eps ~ N(0, I_noise_dim) and the code c ~ N(0, I_code_dim). The
+networks play three roles, each with its own Adam optimizer, in this order every step:
+
+1. discriminator D:  max  E_data[log sigma(D(x))] + E_z[log(1 - sigma(D(G(z))))];
+2. statistics network T (via :class:`dim.mi.MutualInformation`, estimator "mine": the DV bound
+   with MINE's moving-average gradient, negatives from a shuffled c):  max  I_T(G(z); c)
+   on detached samples;
+3. generator G:  min  -E_z[log sigma(D(G(z)))] - beta * I_T(G(z); c)   (non-saturating loss).
+   The MI gradient is adaptively clipped (MINE App. 1) so that its norm never exceeds the
+   adversarial gradient's: g = g_adv + beta * min(1, |g_adv| / |g_mi|) g_mi.
+
+beta = 0 is the vanilla GAN with the *same* networks, optimizers and random draws (T still
+trains, so the MI reading of the vanilla GAN is reported too, but sends G no gradient).
+
+Data: ``grid`` / ``ring`` / ``spiral`` (2-D, fully connected networks, :mod:`dim.generative.toy`)
+or ``stacked`` (Stacked MNIST from the digits at hand, DCGAN networks,
+:mod:`dim.generative.digits`). Metrics: modes captured, high-quality share and reverse KL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from dim.generative.digits import DigitClassifier, stack_digits, stacked_coverage
+from dim.generative.networks import (
+    ConvDiscriminator,
+    ConvGenerator,
+    ConvStatistics,
+    MLPDiscriminator,
+    MLPGenerator,
+    VectorStatistics,
+)
+from dim.generative.toy import TARGETS, make_target
+from dim.generative.trainer import AdversarialTrainer, check_settings
+from dim.mi import MutualInformation, adaptive_clip_
+
+__all__ = ["GANSettings", "GANTrainer", "GAN_DATA"]
+
+GAN_DATA = (*TARGETS, "stacked")
+
+
+@dataclass
+class GANSettings:
+    """Everything a GAN run depends on (saved in its checkpoint)."""
+
+    data: str = "grid"              # grid | ring | spiral | stacked
+    beta: float = 1.0               # weight of I(G(eps, c); c); 0: the vanilla GAN
+    steps: int = 5000
+    batch_size: int = 100
+    lr: float = 1e-4                # Adam (beta1 = 0.5) for G, D and T
+    noise_dim: int = 10             # eps
+    code_dim: int = 10              # c
+    dataset_size: int = 100_000     # training samples drawn once from the target (the MINE appendix)
+    g_hidden: int = 400             # 2-D: generator width (2 layers)
+    d_hidden: int = 400             # 2-D: discriminator width (3 layers)
+    t_hidden: int = 400             # 2-D: statistics network width (3 layers)
+    g_width: int = 64               # images: DCGAN base width of G
+    d_width: int = 64               # images: of D (PacGAN's small-D setting: a quarter of G's)
+    t_width: int = 32               # images: of T
+    mine_alpha: float = 0.01        # MINE moving-average rate
+    adaptive_clip: bool = True      # MINE's adaptive clipping of the MI gradient
+    eval_samples: int = 2500        # samples for the metrics (26,000 for Stacked MNIST)
+    eval_every: int = 0             # steps between evaluations (0: at the end only)
+    checkpoint_every: int = 1000
+    log_every: int = 50
+    progress: bool = True
+    seed: int = 0
+
+    def validate(self) -> None:
+        check_settings(self, {"data": GAN_DATA})
+
+
+class GANTrainer(AdversarialTrainer):
+    """A GAN (beta = 0) or GAN + MINE (beta > 0) on the settings' data; see the module docstring.
+
+    For ``stacked``, pass ``digits`` = (images (M, 1, 32, 32), labels (M,)) to stack and a trained
+    ``classifier`` to count modes.
+    """
+
+    kind = "gan"
+
+    def __init__(
+        self,
+        settings: GANSettings,
+        out_dir: str | Path | None = None,
+        device: torch.device | str = "cpu",
+        digits: tuple[Tensor, Tensor] | None = None,
+        classifier: DigitClassifier | None = None,
+    ) -> None:
+        settings.validate()
+        super().__init__(settings, out_dir, torch.device(device))
+        s, latent = settings, settings.noise_dim + settings.code_dim
+        data_generator = torch.Generator().manual_seed(10_000 + s.seed)
+        if s.data == "stacked":
+            if digits is None or classifier is None:
+                raise ValueError("data='stacked' needs digits=(images, labels) and a trained classifier")
+            self.digits, self.classifier = digits[0].to(self.device), classifier.to(self.device)
+            # the training set: index triples into the digits, stacked per batch
+            self.dataset = torch.randint(len(digits[0]), (s.dataset_size, 3), generator=data_generator)
+            self.stacked_labels = digits[1]
+            G = ConvGenerator(latent, channels=3, width=s.g_width)
+            D = ConvDiscriminator(channels=3, width=s.d_width)
+            T = ConvStatistics(3, s.code_dim, width=s.t_width)
+        else:
+            self.target = make_target(s.data)
+            self.dataset = self.target.sample(s.dataset_size, data_generator).to(self.device)
+            G = MLPGenerator(latent, 2, hidden=s.g_hidden)
+            D = MLPDiscriminator(2, hidden=s.d_hidden)
+            T = VectorStatistics(2, s.code_dim, hidden=s.t_hidden)
+        self.G, self.D = G.to(self.device), D.to(self.device)
+        self.mi = MutualInformation(T, "mine", mine_alpha=s.mine_alpha, marginal="shuffle").to(self.device)
+        self.modules = {"generator": self.G, "discriminator": self.D, "statistics": self.mi}
+        adam = dict(lr=s.lr, betas=(0.5, 0.999))
+        self.optimizers = {k: torch.optim.Adam(m.parameters(), **adam) for k, m in self.modules.items()}
+
+    # ----------------------------------------------------------------- data
+    def latent(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """(z = [eps, c] (n, noise_dim + code_dim), c (n, code_dim)) on the device."""
+        z = torch.randn(n, self.settings.noise_dim + self.settings.code_dim, generator=generator).to(self.device)
+        return z, z[:, self.settings.noise_dim :]
+
+    def real_batch(self) -> Tensor:
+        rows = torch.randint(len(self.dataset), (self.settings.batch_size,), generator=self.generator)
+        if self.settings.data == "stacked":
+            return self.digits[self.dataset[rows].to(self.device)].squeeze(2)
+        return self.dataset[rows.to(self.device)]
+
+    # ----------------------------------------------------------------- step
+    def train_step(self) -> dict[str, float]:
+        s = self.settings
+        real = self.real_batch()
+        z, c = self.latent(s.batch_size, self.generator)
+        fake = self.G(z)
+        # 1. discriminator
+        d_loss = F.softplus(-self.D(real)).mean() + F.softplus(self.D(fake.detach())).mean()
+        self.optimizers["discriminator"].zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.optimizers["discriminator"].step()
+        # 2. statistics network: ascend the MINE bound on detached samples
+        estimate = self.mi(fake.detach(), c)
+        self.optimizers["statistics"].zero_grad(set_to_none=True)
+        (-estimate.objective).backward()
+        self.optimizers["statistics"].step()
+        # 3. generator: non-saturating loss - beta * I, the MI gradient adaptively clipped
+        g_loss = F.softplus(-self.D(fake)).mean()
+        generator_params = list(self.G.parameters())
+        self.optimizers["generator"].zero_grad(set_to_none=True)
+        if s.beta > 0:
+            self.mi.eval()  # read the bound (with the moving-average gradient) without updating the average
+            try:
+                mi_loss = -self.mi(fake, c).objective
+            finally:
+                self.mi.train()
+            if s.adaptive_clip:
+                adaptive_clip_(g_loss, mi_loss, generator_params, mi_weight=s.beta)
+            else:
+                grads = torch.autograd.grad(g_loss + s.beta * mi_loss, generator_params)
+                for p, g in zip(generator_params, grads):
+                    p.grad = g
+        else:
+            for p, g in zip(generator_params, torch.autograd.grad(g_loss, generator_params)):
+                p.grad = g
+        self.optimizers["generator"].step()
+        return {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "mi_nats": estimate.mi_nats.item()}
+
+    # ------------------------------------------------------------- evaluate
+    @torch.no_grad()
+    def sample(self, n: int, seed: int | None = None, batch_size: int = 1000) -> Tensor:
+        """n generator samples (in eval mode), drawn with a generator of their own (``seed``;
+        default: the run's seed + 1), so that evaluation never moves the training RNG."""
+        generator = torch.Generator().manual_seed(self.settings.seed + 1 if seed is None else seed)
+        was_training = self.G.training
+        self.G.eval()
+        out = torch.cat([self.G(self.latent(min(batch_size, n - i), generator)[0]) for i in range(0, n, batch_size)])
+        self.G.train(was_training)
+        return out
+
+    @torch.no_grad()
+    def mi_reading(self, n: int = 2000) -> float:
+        """The statistics network's DV reading of I(G(eps, c); c) on n fresh samples (nats; a lower
+        bound up to sampling noise, and only as good as T)."""
+        generator = torch.Generator().manual_seed(self.settings.seed + 2)
+        z, c = self.latent(n, generator)
+        was_training = self.G.training
+        self.G.eval()
+        self.mi.eval()
+        value = self.mi(self.G(z), c).mi_nats.item()
+        self.G.train(was_training)
+        return value
+
+    def evaluate(self) -> dict[str, Any]:
+        samples = self.sample(self.settings.eval_samples)
+        if self.settings.data == "stacked":
+            coverage = stacked_coverage(self.classifier, samples)
+        else:
+            coverage = self.target.coverage(samples.cpu())
+        return {**coverage.to_dict(), "mi_nats": self.mi_reading()}

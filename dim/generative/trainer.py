@@ -1,0 +1,173 @@
+"""The training loop shared by the adversarial models (GAN, ALI): steps, tensorboard scalars,
+a progress bar, periodic evaluation, and atomic checkpoints that resume exactly.
+
+A subclass owns its networks and optimizers (``self.modules``, ``self.optimizers``), draws its
+own batches from ``self.generator`` (a seeded ``torch.Generator``, saved in the checkpoint with
+torch's global RNG), and implements ``train_step()`` and ``evaluate()``. The checkpoint
+(``checkpoint.pt``, loadable with ``weights_only=True``) holds the state dicts, the optimizer
+states, both RNG states, the step and the settings; ``resume`` refuses a checkpoint of another
+kind (a DIM or ALI checkpoint given to the GAN) or with other settings (only ``steps`` may grow).
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from dim.checkpoint import load_checkpoint, save_atomic
+from dim.errors import ConfigError, DimError
+from dim.io import write_json_atomic
+
+__all__ = ["AdversarialTrainer", "check_settings"]
+
+# settings a resumed run may change
+RESUMABLE = ("steps", "eval_every", "checkpoint_every", "log_every", "progress")
+
+
+def check_settings(settings: Any, choices: dict[str, tuple[str, ...]]) -> None:
+    """Refuse bad settings with one line: a name outside its ``choices``, beta < 0, or a
+    non-positive count."""
+    for name, allowed in choices.items():
+        value = getattr(settings, name)
+        if value not in allowed:
+            raise ConfigError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
+    if settings.beta < 0:
+        raise ConfigError(f"beta must be >= 0 (the weight of the MI term), got {settings.beta}")
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        if f.name in ("steps", "batch_size", "eval_samples") and (not isinstance(value, int) or value <= 0):
+            raise ConfigError(f"{f.name} must be a positive integer, got {value!r}")
+
+
+class AdversarialTrainer(ABC):
+    """Loop, logging and checkpoints around a model's ``train_step`` and ``evaluate``."""
+
+    kind = "adversarial"  # checkpoint format: f"dim-{kind}-checkpoint-1"
+
+    def __init__(self, settings: Any, out_dir: str | Path | None, device: torch.device) -> None:
+        self.settings, self.device = settings, device
+        self.out_dir = Path(out_dir) if out_dir else None
+        torch.manual_seed(settings.seed)
+        self.generator = torch.Generator().manual_seed(settings.seed)  # data batches and latents
+        self.modules: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.step = 0
+        self.history: list[dict[str, Any]] = []
+
+    @property
+    def format(self) -> str:
+        return f"dim-{self.kind}-checkpoint-1"
+
+    @abstractmethod
+    def train_step(self) -> dict[str, float]:
+        """One update of every network; returns scalars for the log."""
+
+    @abstractmethod
+    def evaluate(self) -> dict[str, Any]:
+        """The model's metrics at this step (modes, reconstructions, ...)."""
+
+    # ----------------------------------------------------------------- state
+    def state(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "step": self.step,
+            "settings": asdict(self.settings),
+            "modules": {k: m.state_dict() for k, m in self.modules.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "rng": {"torch": torch.get_rng_state(), "data": self.generator.get_state()},
+            "history": self.history,
+        }
+
+    def load_state(self, state: dict[str, Any], source: str = "checkpoint") -> None:
+        if state.get("format") != self.format:
+            raise DimError(f"{source} is a {str(state.get('format'))!r} checkpoint, not a {self.kind} one "
+                           f"({self.format}); pass a checkpoint that scripts/train_{self.kind}.py wrote")  # fmt: skip
+        saved, current = state["settings"], asdict(self.settings)
+        differences = [f"{k}: {saved.get(k)!r} -> {v!r}" for k, v in current.items()
+                       if k not in RESUMABLE and saved.get(k) != v]  # fmt: skip
+        if differences:
+            raise DimError(f"resume=true, but the settings differ from the checkpoint's: {'; '.join(differences)}; "
+                           "use the checkpoint's settings (only steps may change) or another out_dir")  # fmt: skip
+        for key, module in self.modules.items():
+            module.load_state_dict(state["modules"][key])
+        for key, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][key])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.generator.set_state(state["rng"]["data"])
+        self.step, self.history = state["step"], list(state["history"])
+
+    def save(self) -> None:
+        if self.out_dir is not None:
+            save_atomic(self.state(), self.out_dir / "checkpoint.pt")
+
+    def resume(self) -> bool:
+        """Load ``out_dir/checkpoint.pt`` when it exists; True when a run was resumed."""
+        path = None if self.out_dir is None else self.out_dir / "checkpoint.pt"
+        if path is None or not path.exists():
+            return False
+        self.load_state(load_checkpoint(path), source=repr(str(path)))
+        return True
+
+    # ------------------------------------------------------------------ loop
+    def fit(self) -> dict[str, Any]:
+        """Train to ``settings.steps``; evaluate every ``eval_every`` steps and at the end.
+        Writes tensorboard/, checkpoint.pt and metrics.json under out_dir (when given)."""
+        from tqdm.auto import tqdm
+
+        s = self.settings
+        writer = None
+        if self.out_dir is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(str(self.out_dir / "tensorboard"))
+        bar = tqdm(total=s.steps, initial=self.step, disable=not s.progress, desc=self.kind, dynamic_ncols=True)
+        start = time.perf_counter()
+        try:
+            for module in self.modules.values():
+                module.train()
+            while self.step < s.steps:
+                scalars = self.train_step()
+                self.step += 1
+                bar.update(1)
+                if writer is not None and self.step % s.log_every == 0:
+                    for key, value in scalars.items():
+                        writer.add_scalar(f"train/{key}", value, self.step)
+                if self.step % s.log_every == 0:
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in scalars.items()})
+                if s.eval_every and self.step % s.eval_every == 0 and self.step < s.steps:
+                    self._record(writer)
+                if self.out_dir is not None and self.step % s.checkpoint_every == 0:
+                    self.save()
+            if not self.history or self.history[-1]["step"] != self.step:
+                self._record(writer)
+            self.save()
+        finally:
+            bar.close()
+            if writer is not None:
+                writer.close()
+        result = {"kind": self.kind, "steps": self.step, "seconds": time.perf_counter() - start,
+                  "settings": asdict(s), "final": self.history[-1], "history": self.history}  # fmt: skip
+        if self.out_dir is not None:
+            write_json_atomic(self.out_dir / "metrics.json", result)
+        return result
+
+    def _record(self, writer) -> None:
+        for module in self.modules.values():
+            module.eval()
+        try:
+            with torch.random.fork_rng(devices=[]):  # evaluation never moves the training RNG
+                metrics = {"step": self.step, **self.evaluate()}
+        finally:
+            for module in self.modules.values():
+                module.train()
+        self.history.append(metrics)
+        if writer is not None:
+            for key, value in metrics.items():
+                if isinstance(value, (int, float)) and key != "step":
+                    writer.add_scalar(f"eval/{key}", value, self.step)
