@@ -26,16 +26,18 @@ STACKED_MODES = 1000
 
 
 class DigitClassifier(nn.Module):
-    """Images (N, 1, 32, 32) in [0, 1] -> logits (N, 10): two conv blocks and a linear layer."""
+    """Images (N, 1, 32, 32) in [0, 1] -> logits (N, 10): three conv -> batch norm -> ReLU -> max-pool
+    blocks (32 -> 16 -> 8 -> 4), dropout 0.3, a linear layer."""
 
     def __init__(self, width: int = 32) -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
-            nn.Flatten(), nn.Linear(8 * width, 10),
-        )  # fmt: skip
+        sizes = [1, width, 2 * width, 2 * width]
+        blocks = [
+            module
+            for a, b in zip(sizes[:-1], sizes[1:])
+            for module in (nn.Conv2d(a, b, 3, padding=1), nn.BatchNorm2d(b), nn.ReLU(), nn.MaxPool2d(2))
+        ]
+        self.net = nn.Sequential(*blocks, nn.Flatten(), nn.Dropout(0.3), nn.Linear(2 * width * 16, 10))
 
     def forward(self, images: Tensor) -> Tensor:
         return self.net(images)
@@ -58,7 +60,7 @@ class TrainedClassifier:
 
 def train_digit_classifier(
     train_images: Tensor, train_labels: Tensor, test_images: Tensor, test_labels: Tensor,
-    epochs: int = 8, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
+    epochs: int = 10, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
 ) -> TrainedClassifier:  # fmt: skip
     """Train :class:`DigitClassifier` (Adam, small random shifts of +-2 pixels as augmentation) and
     report its accuracy on the test digits. Images (N, 1, 32, 32) in [0, 1]; labels (N,)."""

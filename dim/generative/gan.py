@@ -43,7 +43,7 @@ from dim.generative.toy import TARGETS, make_target
 from dim.generative.trainer import AdversarialTrainer, check_settings
 from dim.mi import MutualInformation, adaptive_clip_
 
-__all__ = ["GANSettings", "GANTrainer", "GAN_DATA"]
+__all__ = ["GANSettings", "GANTrainer", "GAN_DATA", "build_gan"]
 
 GAN_DATA = (*TARGETS, "stacked")
 
@@ -52,17 +52,18 @@ GAN_DATA = (*TARGETS, "stacked")
 class GANSettings:
     """Everything a GAN run depends on (saved in its checkpoint)."""
 
-    data: str = "grid"              # grid | ring | spiral | stacked
+    dataset: str = "grid"           # grid | ring | spiral | stacked
     beta: float = 1.0               # weight of I(G(eps, c); c); 0: the vanilla GAN
-    steps: int = 5000
+    steps: int = 6000
     batch_size: int = 100
     lr: float = 1e-4                # Adam (beta1 = 0.5) for G, D and T
     noise_dim: int = 10             # eps
-    code_dim: int = 10              # c
+    code_dim: int = 50              # c: its dimension (categorical: its number of categories)
+    code: str = "categorical"         # c ~ gaussian N(0, I) | uniform U(-1, 1) | categorical (one-hot)
     dataset_size: int = 100_000     # training samples drawn once from the target (the MINE appendix)
-    g_hidden: int = 400             # 2-D: generator width (2 layers)
-    d_hidden: int = 400             # 2-D: discriminator width (3 layers)
-    t_hidden: int = 400             # 2-D: statistics network width (3 layers)
+    g_hidden: int = 128             # 2-D: generator width (2 layers)
+    d_hidden: int = 128             # 2-D: discriminator width (3 layers)
+    t_hidden: int = 128             # 2-D: statistics network width (3 layers)
     g_width: int = 64               # images: DCGAN base width of G
     d_width: int = 64               # images: of D (PacGAN's small-D setting: a quarter of G's)
     t_width: int = 32               # images: of T
@@ -76,7 +77,7 @@ class GANSettings:
     seed: int = 0
 
     def validate(self) -> None:
-        check_settings(self, {"data": GAN_DATA})
+        check_settings(self, {"dataset": GAN_DATA, "code": ("gaussian", "uniform", "categorical")})
 
 
 class GANTrainer(AdversarialTrainer):
@@ -100,9 +101,9 @@ class GANTrainer(AdversarialTrainer):
         super().__init__(settings, out_dir, torch.device(device))
         s, latent = settings, settings.noise_dim + settings.code_dim
         data_generator = torch.Generator().manual_seed(10_000 + s.seed)
-        if s.data == "stacked":
+        if s.dataset == "stacked":
             if digits is None or classifier is None:
-                raise ValueError("data='stacked' needs digits=(images, labels) and a trained classifier")
+                raise ValueError("dataset='stacked' needs digits=(images, labels) and a trained classifier")
             self.digits, self.classifier = digits[0].to(self.device), classifier.to(self.device)
             # the training set: index triples into the digits, stacked per batch
             self.dataset = torch.randint(len(digits[0]), (s.dataset_size, 3), generator=data_generator)
@@ -111,7 +112,7 @@ class GANTrainer(AdversarialTrainer):
             D = ConvDiscriminator(channels=3, width=s.d_width)
             T = ConvStatistics(3, s.code_dim, width=s.t_width)
         else:
-            self.target = make_target(s.data)
+            self.target = make_target(s.dataset)
             self.dataset = self.target.sample(s.dataset_size, data_generator).to(self.device)
             G = MLPGenerator(latent, 2, hidden=s.g_hidden)
             D = MLPDiscriminator(2, hidden=s.d_hidden)
@@ -125,12 +126,20 @@ class GANTrainer(AdversarialTrainer):
     # ----------------------------------------------------------------- data
     def latent(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """(z = [eps, c] (n, noise_dim + code_dim), c (n, code_dim)) on the device."""
-        z = torch.randn(n, self.settings.noise_dim + self.settings.code_dim, generator=generator).to(self.device)
-        return z, z[:, self.settings.noise_dim :]
+        s = self.settings
+        eps = torch.randn(n, s.noise_dim, generator=generator)
+        if s.code == "categorical":  # one-hot of a uniform category
+            c = F.one_hot(torch.randint(s.code_dim, (n,), generator=generator), s.code_dim).float()
+        elif s.code == "uniform":
+            c = 2 * torch.rand(n, s.code_dim, generator=generator) - 1
+        else:
+            c = torch.randn(n, s.code_dim, generator=generator)
+        c = c.to(self.device)
+        return torch.cat([eps.to(self.device), c], dim=1), c
 
     def real_batch(self) -> Tensor:
         rows = torch.randint(len(self.dataset), (self.settings.batch_size,), generator=self.generator)
-        if self.settings.data == "stacked":
+        if self.settings.dataset == "stacked":
             return self.digits[self.dataset[rows].to(self.device)].squeeze(2)
         return self.dataset[rows.to(self.device)]
 
@@ -199,8 +208,28 @@ class GANTrainer(AdversarialTrainer):
 
     def evaluate(self) -> dict[str, Any]:
         samples = self.sample(self.settings.eval_samples)
-        if self.settings.data == "stacked":
+        if self.settings.dataset == "stacked":
             coverage = stacked_coverage(self.classifier, samples)
         else:
             coverage = self.target.coverage(samples.cpu())
         return {**coverage.to_dict(), "mi_nats": self.mi_reading()}
+
+
+def build_gan(cfg) -> tuple[GANTrainer, float | None]:
+    """The trainer a composed ``configs/train_gan.yaml`` describes (settings validated first, so
+    bad input fails before any work), and for Stacked MNIST the digit classifier's test accuracy
+    (the classifier is trained on ``cfg.data``'s training digits and scored on its test digits)."""
+    from dim.data import load_data
+    from dim.generative.digits import train_digit_classifier
+    from dim.mi import resolve_device
+
+    settings = GANSettings(**{name: cfg[name] for name in GANSettings.__dataclass_fields__})
+    settings.validate()
+    device = resolve_device(cfg.device)
+    if settings.dataset != "stacked":
+        return GANTrainer(settings, cfg.out_dir, device), None
+    split = load_data(cfg.data, (1, 32, 32), settings.seed)
+    trained = train_digit_classifier(split.train.samples, split.train.labels, split.test.samples,
+                                     split.test.labels, epochs=cfg.classifier_epochs, seed=settings.seed)  # fmt: skip
+    digits = (split.train.samples, split.train.labels)
+    return GANTrainer(settings, cfg.out_dir, device, digits=digits, classifier=trained.model), trained.test_accuracy

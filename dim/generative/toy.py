@@ -65,7 +65,7 @@ class MixtureTarget(ToyTarget):
 class SpiralTarget(ToyTarget):
     """Uniform in arc length on r = theta / pi, theta in [pi, 4 pi], plus N(0, std^2 I) noise."""
 
-    def __init__(self, std: float = 0.05, segments: int = 20, resolution: int = 20_000) -> None:
+    def __init__(self, std: float = 0.05, segments: int = 50, resolution: int = 20_000) -> None:
         self.std, self.num_modes = float(std), int(segments)
         theta = torch.linspace(math.pi, 4 * math.pi, resolution, dtype=torch.float64)
         curve = torch.stack([theta * torch.cos(theta), theta * torch.sin(theta)], dim=1) / math.pi

@@ -106,6 +106,17 @@ class AdversarialTrainer(ABC):
         if self.out_dir is not None:
             save_atomic(self.state(), self.out_dir / "checkpoint.pt")
 
+    def start(self, resume: bool) -> None:
+        """Begin a run in ``out_dir``: with ``resume``, continue its checkpoint (which must exist);
+        without, refuse an ``out_dir`` that already holds one (one-line errors, nothing written)."""
+        path = None if self.out_dir is None else self.out_dir / "checkpoint.pt"
+        if resume:
+            if path is None or not path.is_file():
+                raise DimError(f"resume=true, but {path} was not found; check out_dir, or drop resume=true")
+            self.resume()
+        elif path is not None and path.exists():
+            raise DimError(f"{self.out_dir} already holds a checkpoint; pass resume=true to continue it, or another out_dir")
+
     def resume(self) -> bool:
         """Load ``out_dir/checkpoint.pt`` when it exists; True when a run was resumed."""
         path = None if self.out_dir is None else self.out_dir / "checkpoint.pt"
