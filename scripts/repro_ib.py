@@ -9,7 +9,8 @@ Every variant (regularizer, noise, beta) trains the same MLP for the same epochs
 10,000, where present), once per seed. Prints and writes results/ib_table3.{json,md} (test error
 mean +- std per variant, beside the published numbers, which are for full MNIST and 200 epochs)
 and results/ib_information_plane.png: I(X; Z) (sandwich where p(z|x) is known, MINE's reading
-otherwise) and the lower bound H(Y) - CE on I(Z; Y), per record, for the baseline and the best variant.
+otherwise) and the lower bound H(Y) - CE on I(Z; Y), per record, for the baseline and the best
+variant with an I(X; Z) term (vib, club, mine).
 
 ``--select-betas`` chooses the beta of every variant that has one (vib, club, mine) before the
 final runs, from the training rows alone (``dim.bottleneck.select_beta``): each candidate trains
@@ -142,7 +143,10 @@ def main() -> None:
     write_results(out / "ib_table3", {"command": command, "settings": base, "data": args.data, "seeds": seeds,
                                       "summary": summary, "beta_selection": selection,
                                       "histories": {f"{n}/{s}": runs[n, s]["history"] for n, s in runs}}, table)  # fmt: skip
-    best = min((s for s in summary if s["variant"] != "baseline"), key=lambda s: s["test_error_mean"])["variant"]
+    # the plane's second curve: the best variant with an I(X; Z) term (any other, when none ran)
+    others = [s for s in summary if s["variant"] != "baseline"]
+    regularized = [s for s in others if s["regularizer"] in NOISE_FOR] or others
+    best = min(regularized, key=lambda s: s["test_error_mean"])["variant"]
     if "baseline" in names:
         plot_information_plane(runs, ["baseline", best], seeds[0], out / "ib_information_plane.png", command)
 
