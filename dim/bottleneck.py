@@ -16,13 +16,17 @@ MINE-IB is a game. Each step first takes one step of the statistics network on i
 optimizer, *maximising* the bound on the batch with z detached (:meth:`IBTrainer.critic_step`);
 then one step of encoder and classifier *minimising* CE + beta * bound through the updated
 network, whose parameters that step does not change (:meth:`IBTrainer.encoder_step`).
+
+:func:`select_beta` chooses beta without the test split: it trains on all but the last
+``holdout`` training rows for each candidate and seed, reads the error on those held-out rows,
+and keeps the candidate with the lowest mean.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -37,7 +41,8 @@ from dim.mi import MutualInformation, adaptive_clip_
 from dim.sandwich import estimate_mi_bounds
 from dim.stochastic import StochasticEncoder
 
-__all__ = ["REGULARIZERS", "IBClassifier", "IBRun", "IBSettings", "IBTrainer", "train_ib"]
+__all__ = ["REGULARIZERS", "BetaSweep", "IBClassifier", "IBRun", "IBSettings", "IBTrainer", "holdout_split",
+           "pick_beta", "select_beta", "train_ib"]
 
 REGULARIZERS = ("none", "dropout", "label_smoothing", "confidence_penalty", "vib", "mine", "club")
 # noise kinds each regularizer accepts (None: deterministic code)
@@ -275,3 +280,54 @@ def train_ib(
     run = IBRun(asdict(settings), history[-1]["test_error"], history, time.perf_counter() - started)
     return run, model
 
+
+
+@dataclass
+class BetaSweep:
+    """A beta chosen on held-out training rows: each candidate's validation errors (%, one per
+    seed), the candidate with the lowest mean, and how many training rows were held out."""
+
+    errors: dict[float, list[float]]
+    chosen: float
+    validation_rows: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"chosen": self.chosen, "validation_rows": self.validation_rows,
+                "candidates": [{"beta": beta, "validation_error_mean": float(np.mean(e)),
+                                "validation_error_std": float(np.std(e, ddof=1)) if len(e) > 1 else 0.0,
+                                "validation_errors": list(e)} for beta, e in self.errors.items()]}  # fmt: skip
+
+
+def holdout_split(n_rows: int, holdout: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, validation) row indices of a training set of ``n_rows``: the last ``holdout`` rows validate."""
+    if not 0 < holdout < n_rows:
+        raise ConfigError(f"holdout must leave rows on both sides: 0 < holdout < {n_rows}, got {holdout}")
+    return np.arange(n_rows - holdout), np.arange(n_rows - holdout, n_rows)
+
+
+def pick_beta(errors: dict[float, Sequence[float]]) -> float:
+    """The beta with the lowest mean error; a tie goes to the smaller beta."""
+    if not errors:
+        raise ConfigError("no candidate betas to choose from")
+    return min(errors, key=lambda beta: (float(np.mean(errors[beta])), beta))
+
+
+def select_beta(
+    x_train: Tensor,
+    y_train: Tensor,
+    settings: IBSettings,
+    candidates: Sequence[float],
+    seeds: Sequence[int],
+    holdout: int = 1000,
+    train: Callable[..., tuple[IBRun, Any]] = train_ib,
+) -> BetaSweep:
+    """Choose ``settings.beta`` among ``candidates`` from the training rows alone.
+
+    For each candidate and seed, ``train`` (``train_ib``'s signature) fits on all but the last
+    ``holdout`` rows of (x_train, y_train) and is scored on those last rows; no test rows enter.
+    """
+    fit, validation = holdout_split(len(x_train), holdout)
+    x_fit, y_fit, x_val, y_val = x_train[fit], y_train[fit], x_train[validation], y_train[validation]
+    errors = {float(beta): [float(train(x_fit, y_fit, x_val, y_val, replace(settings, beta=float(beta), seed=seed))[0]
+                                  .test_error) for seed in seeds] for beta in candidates}  # fmt: skip
+    return BetaSweep(errors, pick_beta(errors), holdout)

@@ -1,12 +1,13 @@
 """The Information Bottleneck trainer: the MINE game alternates correctly, beta lowers I(X; Z),
 bad settings are refused, and MutualInformation works as a minimised term."""
 
+import json
 import math
 
 import pytest
 import torch
 
-from dim.bottleneck import IBClassifier, IBSettings, IBTrainer, train_ib
+from dim.bottleneck import IBClassifier, IBRun, IBSettings, IBTrainer, holdout_split, select_beta, train_ib
 from dim.critics import make_critic
 from dim.errors import ConfigError, DataError
 from dim.mi import MutualInformation
@@ -128,3 +129,78 @@ def test_train_ib_script_sweeps_beta_and_refuses_bad_input(run_script, tmp_path)
     assert done.returncode == 0, done.stderr
     assert "beta 0.001: test error" in done.stdout and "beta 0.1: test error" in done.stdout
     assert (tmp_path / "run" / "encoder.pt").exists() and (tmp_path / "run" / "test_inputs.npy").exists()
+
+
+class FakeTrain:
+    """Stands in for train_ib: records the rows it is given and returns error = |beta - mean(x_score)|
+    (in %), so the chosen beta is the value of the rows that score the candidates."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, x_fit, y_fit, x_score, y_score, settings):
+        self.calls.append((x_fit.clone(), x_score.clone(), settings))
+        return IBRun({}, 100.0 * abs(settings.beta - float(x_score.mean()))), None
+
+
+def test_select_beta_fits_and_scores_on_training_rows_only():
+    # fit rows hold 0.01, the held-out training rows 0.1; test rows (never passed) would hold 1.0
+    x_train = torch.cat([torch.full((30, 3), 0.01), torch.full((10, 3), 0.1)])
+    y_train = torch.arange(40) % 4
+    fake = FakeTrain()
+    sweep = select_beta(x_train, y_train, IBSettings(regularizer="vib"), [0.01, 0.1, 1.0], seeds=[3, 7], holdout=10,
+                        train=fake)  # fmt: skip
+    assert sweep.chosen == 0.1  # scored on the fit rows it would be 0.01, on test-like rows 1.0
+    assert len(fake.calls) == 6 and {(c[2].beta, c[2].seed) for c in fake.calls} == {
+        (b, s) for b in (0.01, 0.1, 1.0) for s in (3, 7)}  # fmt: skip
+    for x_fit, x_score, settings in fake.calls:
+        assert torch.equal(x_fit, x_train[:30]) and torch.equal(x_score, x_train[30:])
+        assert settings.regularizer == "vib"
+    fit, validation = holdout_split(40, 10)
+    assert set(fit).isdisjoint(validation) and sorted([*fit, *validation]) == list(range(40))
+
+
+def test_select_beta_picks_the_lowest_mean_and_records_the_sweep():
+    table = {(0.01, 0): 1.0, (0.01, 1): 9.0, (0.1, 0): 4.0, (0.1, 1): 4.0, (1.0, 0): 6.0, (1.0, 1): 3.0}
+
+    def train(x_fit, y_fit, x_score, y_score, settings):
+        return IBRun({}, table[settings.beta, settings.seed]), None
+
+    x, y = toy_classes(50, 0)
+    sweep = select_beta(x, y, IBSettings(regularizer="mine"), [0.01, 0.1, 1.0], [0, 1], holdout=20, train=train)
+    assert sweep.chosen == 0.1  # means 5, 4, 4.5: neither the best single seed (0.01) nor the best worst case
+    record = sweep.to_dict()
+    assert record["chosen"] == 0.1 and record["validation_rows"] == 20
+    assert [c["validation_error_mean"] for c in record["candidates"]] == [5.0, 4.0, 4.5]
+    assert record["candidates"][0]["validation_error_std"] == pytest.approx(math.sqrt(32))
+
+
+def test_select_beta_with_train_ib_rejects_a_collapsing_beta():
+    x, y = toy_classes(1400, 5)
+    settings = IBSettings(regularizer="vib", epochs=6, record_every=0, **SMALL)
+    sweep = select_beta(x, y, settings, [1e-4, 30.0], seeds=[0], holdout=400)
+    assert sweep.chosen == 1e-4
+    assert sweep.errors[30.0][0] > sweep.errors[1e-4][0] + 20.0, sweep.errors  # beta 30 squeezes out the labels
+
+
+@pytest.mark.parametrize("holdout", [0, 50, -1])
+def test_holdout_must_leave_rows_on_both_sides(holdout):
+    with pytest.raises(ConfigError, match="holdout must leave rows"):
+        holdout_split(50, holdout)
+
+
+def test_repro_ib_script_chooses_betas_on_training_rows_and_writes_the_sweep(run_script, tmp_path):
+    env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    done = run_script("repro_ib", "--variants", "baseline,vib,club_gaussian", "--seeds", "0,1", "--epochs", "1",
+                      "--hidden", "32", "--code-dim", "4", "--betas", "vib=0.05", "--select-betas", "1e-3,10",
+                      "--select-seeds", "0", "--holdout", "500", "--out", tmp_path, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "ib_table3.json").read_text())
+    assert list(result["beta_selection"]) == ["club_gaussian"]  # vib keeps the beta it was given
+    sweep = result["beta_selection"]["club_gaussian"]
+    assert [c["beta"] for c in sweep["candidates"]] == [1e-3, 10.0] and sweep["validation_rows"] == 500
+    best = min(sweep["candidates"], key=lambda c: c["validation_error_mean"])["beta"]
+    betas = {s["variant"]: s["beta"] for s in result["summary"]}
+    assert betas == {"baseline": 0.0, "vib": 0.05, "club_gaussian": best} and sweep["chosen"] == best
+    assert "Beta selection" in (tmp_path / "ib_table3.md").read_text()
+    assert (tmp_path / "ib_information_plane.png").exists()
