@@ -15,6 +15,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dim.checkpoint import save_encoder  # noqa: E402
@@ -50,8 +52,9 @@ def main(argv: list[str]) -> dict:
     trainer = ALITrainer(settings, out_dir, resolve_device(cfg.device), data=data)
     resumed = trainer.resume()  # refuses a checkpoint of another kind or with other settings
     if settings.images and data.train_labels is not None and data.held_out_labels is not None:
-        trainer.use_classifier(train_digit_classifier(data.train, data.train_labels, data.held_out,
-                                                      data.held_out_labels, epochs=cfg.classifier_epochs, seed=0))  # fmt: skip
+        with torch.random.fork_rng(devices=[]):  # training stays as without it (scripts/repro_ali.py's runs)
+            trainer.use_classifier(train_digit_classifier(data.train, data.train_labels, data.held_out,
+                                                          data.held_out_labels, epochs=cfg.classifier_epochs, seed=0))  # fmt: skip
     result = trainer.fit()
     save_encoder(trainer.E, out_dir / "encoder.pt")
     final = result["final"]
