@@ -1,6 +1,7 @@
 """ALI and ALI + MINE (dim/generative/ali.py, scripts/train_ali.py): exact resume, the MINE term's
 effect on reconstructions, MS-SSIM's known values, the encoder as a dim encoder, and bad input."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from dim.checkpoint import load_encoder
+from dim.errors import DimError
 from dim.generative.ali import ALISettings, ALITrainer
 from dim.generative.gan import GANSettings, GANTrainer
 from dim.generative.metrics import ms_ssim
@@ -26,7 +28,7 @@ def tiny_grid(**overrides) -> ALISettings:
 
 def run_script(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPT), "progress=false", *args], capture_output=True, text=True,
-                          cwd=ROOT, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"}, timeout=120)  # fmt: skip
+                          cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)  # fmt: skip
 
 
 def test_resume_reproduces_the_same_weights(tmp_path, single_thread):
@@ -68,8 +70,6 @@ def test_ms_ssim_is_one_for_identical_images_and_drops_with_noise():
 def test_trainer_refuses_a_checkpoint_of_another_kind(tmp_path, single_thread):
     GANTrainer(GANSettings(steps=1, g_hidden=8, d_hidden=8, t_hidden=8, dataset_size=100, eval_samples=100,
                            progress=False), tmp_path).fit()  # fmt: skip
-    from dim.errors import DimError
-
     with pytest.raises(DimError, match="not a ali one"):
         ALITrainer(tiny_grid(steps=2), tmp_path).resume()
 
