@@ -24,6 +24,8 @@ __all__ = [
     "ConvGenerator",
     "ConvDiscriminator",
     "ConvStatistics",
+    "JointMLPDiscriminator",
+    "JointConvDiscriminator",
 ]
 
 
@@ -71,6 +73,17 @@ class VectorStatistics(nn.Module):
 
     def forward(self, x: Tensor, c: Tensor) -> Tensor:
         return self.net(torch.cat([x.flatten(1), c.flatten(1)], dim=1)).squeeze(-1)
+
+
+class JointMLPDiscriminator(MLPDiscriminator):
+    """D(x, z) = MLPDiscriminator([x, z]) -> logits (N,) on pairs of vectors x (N, x_dim) and
+    codes z (N, z_dim): ALI's joint discriminator for 2-D data."""
+
+    def __init__(self, x_dim: int, z_dim: int, hidden: int = 400, layers: int = 3) -> None:
+        super().__init__(x_dim + z_dim, hidden, layers)
+
+    def forward(self, x: Tensor, z: Tensor) -> Tensor:
+        return super().forward(torch.cat([x.flatten(1), z.flatten(1)], dim=1))
 
 
 class ConvGenerator(nn.Module):
@@ -147,3 +160,21 @@ class ConvStatistics(nn.Module):
         for layer in self.layers:
             x = layer(x, c)
         return self.head(torch.cat([x.flatten(1), c], dim=1)).squeeze(-1)
+
+
+class JointConvDiscriminator(nn.Module):
+    """D(x, z) -> logits (N,) on pairs of images x (N, channels, 32, 32) and codes z (N, z_dim):
+    ALI's joint discriminator. The DCGAN features of x (N, 64 width) beside an embedding of z
+    (two LeakyReLU layers of 8 width), then a joint head (one LeakyReLU layer of 16 width)."""
+
+    def __init__(self, channels: int, z_dim: int, width: int = 64) -> None:
+        super().__init__()
+        self.x_branch = ConvDiscriminator(channels, width)
+        self.x_branch.head = nn.Identity()  # only its features are read
+        self.z_branch = nn.Sequential(*_dense_stack(z_dim, 8 * width, 2, nn.LeakyReLU, False))
+        self.head = nn.Sequential(*_dense_stack(self.x_branch.feature_dim + 8 * width, 16 * width, 1, nn.LeakyReLU, False),
+                                  nn.Linear(16 * width, 1))  # fmt: skip
+
+    def forward(self, x: Tensor, z: Tensor) -> Tensor:
+        joint = torch.cat([self.x_branch.features(x), self.z_branch(z.flatten(1))], dim=1)
+        return self.head(joint).squeeze(-1)

@@ -1,0 +1,72 @@
+"""Train ALI (beta=0) or ALI + MINE (beta>0) (configs/train_ali.yaml, dim/generative/ali.py).
+
+    python scripts/train_ali.py dataset=digits beta=1.0 out_dir=outputs/ali_mine
+    python scripts/train_ali.py dataset=grid beta=0 out_dir=outputs/ali_grid
+    python scripts/train_ali.py out_dir=outputs/ali_mine steps=20000 resume=true
+
+Writes out_dir/{checkpoint.pt, encoder.pt, metrics.json, tensorboard/}; ``encoder.pt`` is a dim
+encoder: ``python scripts/probe.py encoder=OUT/encoder.pt`` evaluates it (images only). Bad input
+(unknown dataset, beta < 0, an out_dir holding a checkpoint without resume=true, a checkpoint of
+another kind or with other settings): one line on stderr, exit code 2, nothing written.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dim.checkpoint import save_encoder  # noqa: E402
+from dim.cli import compose, one_line_errors  # noqa: E402
+from dim.errors import DimError  # noqa: E402
+from dim.generative.ali import ALISettings, ALITrainer, load_ali_data  # noqa: E402
+from dim.generative.digits import train_digit_classifier  # noqa: E402
+from dim.mi import resolve_device  # noqa: E402
+
+SETTING_KEYS = ("data_root", "beta", "mi_paths", "steps", "batch_size", "lr", "latent_dim", "dataset_size",
+                "hidden", "width", "mine_alpha", "adaptive_clip", "eval_split", "eval_samples", "eval_every",
+                "checkpoint_every", "log_every", "progress", "seed")  # fmt: skip
+
+
+def settings_from(cfg) -> ALISettings:
+    """ALISettings from the config (its ``dataset`` is the settings' ``data``; ``data=`` on the
+    command line would name the DIM configs' data group), validated."""
+    settings = ALISettings(data=cfg.dataset, **{key: cfg[key] for key in SETTING_KEYS})
+    settings.validate()
+    return settings
+
+
+def main(argv: list[str]) -> dict:
+    cfg = compose("train_ali", argv)
+    settings = settings_from(cfg)
+    out_dir = Path(cfg.out_dir)
+    checkpoint = out_dir / "checkpoint.pt"
+    if cfg.resume and not checkpoint.exists():
+        raise DimError(f"resume=true, but {checkpoint} was not found; check out_dir, or drop resume=true")
+    if not cfg.resume and checkpoint.exists():
+        raise DimError(f"{out_dir} already holds a checkpoint; pass resume=true to continue it, or another out_dir")
+    data = load_ali_data(settings)
+    trainer = ALITrainer(settings, out_dir, resolve_device(cfg.device), data=data)
+    resumed = trainer.resume()  # refuses a checkpoint of another kind or with other settings
+    if settings.images and data.train_labels is not None and data.held_out_labels is not None:
+        with torch.random.fork_rng(devices=[]):  # training stays as without it (scripts/repro_ali.py's runs)
+            trainer.use_classifier(train_digit_classifier(data.train, data.train_labels, data.held_out,
+                                                          data.held_out_labels, epochs=cfg.classifier_epochs, seed=0))  # fmt: skip
+    result = trainer.fit()
+    save_encoder(trainer.E, out_dir / "encoder.pt")
+    final = result["final"]
+    print(("resumed and trained" if resumed else "trained") + f" to step {result['steps']} "
+          f"({'ALI + MINE, beta ' + format(settings.beta, 'g') if settings.beta else 'ALI'}, data {settings.data})")  # fmt: skip
+    print("  " + ", ".join(f"{k} {v:.4g}" for k, v in final.items() if isinstance(v, (int, float)) and k != "step"))
+    print(f"checkpoint:  {checkpoint}\nencoder:     {out_dir / 'encoder.pt'}"
+          + (f"  (python scripts/probe.py encoder={out_dir / 'encoder.pt'})" if settings.images else "")
+          + f"\nmetrics:     {out_dir / 'metrics.json'}\ntensorboard: tensorboard --logdir {out_dir / 'tensorboard'}")  # fmt: skip
+    return result
+
+
+if __name__ == "__main__":
+    with one_line_errors("train_ali"):
+        main(sys.argv[1:])

@@ -1,0 +1,113 @@
+"""ALI and ALI + MINE (dim/generative/ali.py, scripts/train_ali.py): exact resume, the MINE term's
+effect on reconstructions, MS-SSIM's known values, the encoder as a dim encoder, and bad input."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from dim.checkpoint import load_encoder
+from dim.errors import DimError
+from dim.generative.ali import ALISettings, ALITrainer
+from dim.generative.gan import GANSettings, GANTrainer
+from dim.generative.metrics import ms_ssim
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "scripts" / "train_ali.py"
+
+
+def tiny_grid(**overrides) -> ALISettings:
+    """A few-second 2-D run: 32 units per layer, 5,000 training points, lr 1e-3."""
+    values = dict(data="grid", hidden=32, lr=1e-3, dataset_size=5000, eval_samples=500, progress=False,
+                  checkpoint_every=10_000, log_every=10)  # fmt: skip
+    return ALISettings(**{**values, **overrides})
+
+
+def run_script(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), "progress=false", *args], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)  # fmt: skip
+
+
+def test_resume_reproduces_the_same_weights(tmp_path, single_thread):
+    straight = ALITrainer(tiny_grid(steps=40, beta=1.0), tmp_path / "straight")
+    straight.fit()
+    ALITrainer(tiny_grid(steps=20, beta=1.0), tmp_path / "halves").fit()
+    resumed = ALITrainer(tiny_grid(steps=40, beta=1.0), tmp_path / "halves")
+    assert resumed.resume() and resumed.step == 20
+    resumed.fit()
+    for name, module in straight.modules.items():
+        other = resumed.modules[name].state_dict()
+        for key, value in module.state_dict().items():
+            assert torch.equal(value, other[key]), f"{name}.{key} differs after resume"
+    # and the runs did train: the weights moved from their initialisation
+    fresh = ALITrainer(tiny_grid(steps=40, beta=1.0)).modules["encoder"].state_dict()
+    assert not all(torch.equal(v, fresh[k]) for k, v in straight.modules["encoder"].state_dict().items())
+
+
+def test_mine_term_improves_reconstructions(single_thread):
+    """Same seed, networks, batches and latents; only beta differs. Measured (seeds 0, 1, 2):
+    recon error 2.60 / 2.89 / 3.88 for ALI vs 0.79 / 0.81 / 0.89 with MINE; mode match 0.17 /
+    0.37 / 0.11 vs 0.79 / 0.91 / 0.63. A no-op MI term would leave the two runs alike."""
+    ali = ALITrainer(tiny_grid(steps=300, beta=0.0)).fit()["final"]
+    mine = ALITrainer(tiny_grid(steps=300, beta=1.0)).fit()["final"]
+    assert mine["recon_error"] < 0.5 * ali["recon_error"]
+    assert mine["recon_mode_match"] > ali["recon_mode_match"] + 0.3
+    assert mine["mi_encoder_nats"] > ali["mi_encoder_nats"]
+
+
+def test_ms_ssim_is_one_for_identical_images_and_drops_with_noise():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.nn.functional.avg_pool2d(torch.rand(8, 1, 64, 64, generator=generator), 2)  # (8, 1, 32, 32)
+    assert torch.allclose(ms_ssim(images, images), torch.ones(8), atol=1e-5)
+    scores = [ms_ssim((images + s * torch.randn(images.shape, generator=generator)).clamp(0, 1), images).mean().item()
+              for s in (0.05, 0.2, 0.5)]  # fmt: skip
+    assert 1.0 > scores[0] > scores[1] > scores[2] >= 0.0
+
+
+def test_trainer_refuses_a_checkpoint_of_another_kind(tmp_path, single_thread):
+    GANTrainer(GANSettings(steps=1, g_hidden=8, d_hidden=8, t_hidden=8, dataset_size=100, eval_samples=100,
+                           progress=False), tmp_path).fit()  # fmt: skip
+    with pytest.raises(DimError, match="not a ali one"):
+        ALITrainer(tiny_grid(steps=2), tmp_path).resume()
+
+
+def test_script_writes_a_dim_encoder_that_probes_can_load(tmp_path):
+    out = tmp_path / "run"
+    done = run_script("dataset=digits", "steps=2", "width=4", "latent_dim=16", "eval_samples=50",
+                      "classifier_epochs=1", f"out_dir={out}")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in out.iterdir()} == {"checkpoint.pt", "encoder.pt", "metrics.json", "tensorboard"}
+    encoder = load_encoder(out / "encoder.pt")
+    assert encoder.spec["name"] == "dim32" and encoder.input_shape == (1, 32, 32) and encoder.code_dim == 16
+    assert encoder(torch.rand(3, 1, 32, 32)).code.shape == (3, 16)
+    assert "recon_accuracy" in done.stdout and "ms_ssim" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["dataset=cifar"], "unknown data 'cifar'"),
+        (["beta=-0.5"], "beta must be >= 0"),
+        (["mi_paths=all"], "unknown mi_paths 'all'"),
+        (["regularizer=mine"], "unknown key 'regularizer'"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, args, message):
+    out = tmp_path / "run"
+    done = run_script(*args, f"out_dir={out}")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and message in done.stderr and done.stderr.startswith("train_ali: error:")
+    assert not out.exists()
+
+
+def test_script_refuses_a_gan_checkpoint_on_resume(tmp_path, single_thread):
+    GANTrainer(GANSettings(steps=1, g_hidden=8, d_hidden=8, t_hidden=8, dataset_size=100, eval_samples=100,
+                           progress=False), tmp_path).fit()  # fmt: skip
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    done = run_script("dataset=grid", "resume=true", f"out_dir={tmp_path}")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "'dim-gan-checkpoint-1' checkpoint, not a ali one" in done.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
