@@ -70,7 +70,7 @@ def test_ms_ssim_is_one_for_identical_images_and_drops_with_noise():
 def test_trainer_refuses_a_checkpoint_of_another_kind(tmp_path, single_thread):
     GANTrainer(GANSettings(steps=1, g_hidden=8, d_hidden=8, t_hidden=8, dataset_size=100, eval_samples=100,
                            progress=False), tmp_path).fit()  # fmt: skip
-    with pytest.raises(DimError, match="not a ali one"):
+    with pytest.raises(DimError, match="resumes only its own"):
         ALITrainer(tiny_grid(steps=2), tmp_path).resume()
 
 
@@ -109,5 +109,5 @@ def test_script_refuses_a_gan_checkpoint_on_resume(tmp_path, single_thread):
     before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
     done = run_script("dataset=grid", "resume=true", f"out_dir={tmp_path}")
     assert done.returncode == 2
-    assert done.stderr.count("\n") == 1 and "'dim-gan-checkpoint-1' checkpoint, not a ali one" in done.stderr
+    assert done.stderr.count("\n") == 1 and "'dim-gan-checkpoint-1' checkpoint; scripts/train_ali.py resumes only its own" in done.stderr
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before

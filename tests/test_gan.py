@@ -130,5 +130,5 @@ def test_a_checkpoint_of_another_kind_is_refused(tmp_path):
     before = sorted(p.name for p in out.iterdir())
     result = _run(f"out_dir={out}", "resume=true", cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
-    assert "'dim-ali-checkpoint-1' checkpoint, not a gan one" in result.stderr
+    assert "'dim-ali-checkpoint-1' checkpoint; scripts/train_gan.py resumes only its own" in result.stderr
     assert sorted(p.name for p in out.iterdir()) == before

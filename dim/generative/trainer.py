@@ -86,8 +86,8 @@ class AdversarialTrainer(ABC):
 
     def load_state(self, state: dict[str, Any], source: str = "checkpoint") -> None:
         if state.get("format") != self.format:
-            raise DimError(f"{source} is a {str(state.get('format'))!r} checkpoint, not a {self.kind} one "
-                           f"({self.format}); pass a checkpoint that scripts/train_{self.kind}.py wrote")  # fmt: skip
+            raise DimError(f"{source} is a {str(state.get('format'))!r} checkpoint; scripts/train_{self.kind}.py "
+                           f"resumes only its own ({self.format}): pass another out_dir")  # fmt: skip
         saved, current = state["settings"], asdict(self.settings)
         differences = [f"{k}: {saved.get(k)!r} -> {v!r}" for k, v in current.items()
                        if k not in RESUMABLE and saved.get(k) != v]  # fmt: skip
