@@ -150,7 +150,7 @@ def main() -> None:
     parser.add_argument("--grid-steps", type=int, help="override the grid's steps")
     parser.add_argument("--digits-steps", type=int, help="override the digits' steps")
     parser.add_argument("--eval-split", default="test", choices=("test", "validation"))
-    parser.add_argument("--classifier-epochs", type=int, default=8)
+    parser.add_argument("--classifier-epochs", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=1, help="runs at once, in processes (one thread each at 2 cores)")
     parser.add_argument("--out", default=str(ROOT / "results"))
     args = parser.parse_args()
