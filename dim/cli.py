@@ -16,8 +16,9 @@ from dim.errors import ConfigError, DimError
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 EXIT_BAD_INPUT = 2
 # config groups that a command line adds with ``+group=option`` (their options set keys of the
-# whole config, ``# @package _global_``): the paper presets of configs/experiment/
-PRESET_GROUPS = ("experiment",)
+# whole config, ``# @package _global_``): the paper presets of configs/experiment/ and the
+# GAN set-ups of configs/gan/
+PRESET_GROUPS = ("experiment", "gan")
 
 
 def compose(config_name: str, overrides: Sequence[str]) -> DictConfig:

@@ -3,10 +3,10 @@
     python scripts/repro_gan.py                       # 25-Gaussians grid and spiral, 10 seeds each
     python scripts/repro_gan.py --jobs 2              # two runs at a time (one thread each)
     python scripts/repro_gan.py --datasets stacked --seeds 0 --set steps=1500   # reduced Stacked MNIST
-    python scripts/repro_gan.py --set +experiment=gan_full                      # the full-size 2-D set-up
+    python scripts/repro_gan.py --set +gan=full                      # the full-size 2-D set-up
 
 Each run is ``scripts/train_gan.py``'s configuration (configs/train_gan.yaml; Stacked MNIST:
-+experiment=stacked_mnist) with beta = 0 (vanilla) or ``--beta`` (GAN + MINE), the same seed, so
++gan=stacked_mnist) with beta = 0 (vanilla) or ``--beta`` (GAN + MINE), the same seed, so
 the two models share networks, optimizers, data and random draws. Metrics on ``eval_samples``
 samples (2,500 for 2-D, 26,000 for Stacked MNIST): modes captured, high-quality share, reverse KL.
 Writes results/gan_modes.{md,json} and results/gan_samples.png (2-D samples of the first seed).
@@ -41,7 +41,7 @@ def run_one(dataset: str, beta: float, seed: int, overrides: tuple[str, ...], ke
     from dim.cli import compose
     from dim.generative.gan import build_gan
 
-    preset = ["+experiment=stacked_mnist"] if dataset == "stacked" else [f"dataset={dataset}"]
+    preset = ["+gan=stacked_mnist"] if dataset == "stacked" else [f"dataset={dataset}"]
     cfg = compose("train_gan", [*preset, *overrides, f"beta={beta}", f"seed={seed}", "progress=false", "out_dir=null"])
     trainer, classifier_accuracy = build_gan(cfg)
     result = trainer.fit()

@@ -3,8 +3,8 @@
     python scripts/train_gan.py                          # GAN + MINE on the 25-Gaussians grid
     python scripts/train_gan.py beta=0                   # the vanilla GAN, same networks and draws
     python scripts/train_gan.py dataset=spiral out_dir=outputs/gan_spiral
-    python scripts/train_gan.py +experiment=stacked_mnist out_dir=outputs/stacked
-    python scripts/train_gan.py +experiment=gan_full     # the full-size 2-D set-up
+    python scripts/train_gan.py +gan=stacked_mnist out_dir=outputs/stacked
+    python scripts/train_gan.py +gan=full     # the full-size 2-D set-up
 
 Writes out_dir/{checkpoint.pt, metrics.json, samples.png, tensorboard/}; prints modes captured,
 the high-quality share and the reverse KL. ``resume=true`` continues a run exactly. Bad input

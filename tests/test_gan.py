@@ -132,3 +132,14 @@ def test_a_checkpoint_of_another_kind_is_refused(tmp_path):
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "'dim-ali-checkpoint-1' checkpoint; scripts/train_gan.py resumes only its own" in result.stderr
     assert sorted(p.name for p in out.iterdir()) == before
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (ROOT / "configs" / "gan").glob("*.yaml")))
+def test_every_gan_preset_composes_into_valid_settings(preset):
+    from dim.cli import compose
+    from dim.generative.gan import GANSettings
+
+    cfg = compose("train_gan", [f"+gan={preset}"])
+    settings = GANSettings(**{name: cfg[name] for name in GANSettings.__dataclass_fields__})
+    settings.validate()
+    assert (settings.dataset == "stacked") == preset.startswith("stacked")
