@@ -76,7 +76,7 @@ from dim.generative.networks import (
     VectorStatistics,
 )
 from dim.generative.toy import TARGETS, make_target
-from dim.generative.trainer import AdversarialTrainer, check_settings
+from dim.generative.trainer import AdversarialTrainer, LoopSettings, check_settings
 from dim.mi import MutualInformation, adaptive_clip_
 
 __all__ = ["ALISettings", "ALITrainer", "ALIData", "ALI_DATA", "IMAGE_DATA", "load_ali_data"]
@@ -90,7 +90,7 @@ VALIDATION_SIZE = 500  # eval_split=validation: the last 500 training images (2-
 
 
 @dataclass
-class ALISettings:
+class ALISettings(LoopSettings):
     """Everything an ALI run depends on (saved in its checkpoint)."""
 
     data: str = "digits"            # grid | ring | spiral | digits | mnist | npz
@@ -108,11 +108,6 @@ class ALISettings:
     adaptive_clip: bool = True      # MINE's adaptive clipping of the MI gradient
     eval_split: str = "test"        # test | validation (tuning: the last 500 training images)
     eval_samples: int = 2500        # held-out points (2-D) / at most this many held-out images; samples G(z)
-    eval_every: int = 0             # steps between evaluations (0: at the end only)
-    checkpoint_every: int = 1000
-    log_every: int = 50
-    progress: bool = True
-    seed: int = 0
 
     def validate(self) -> None:
         check_settings(self, {"data": ALI_DATA, "mi_paths": MI_PATHS, "eval_split": EVAL_SPLITS})

@@ -40,7 +40,7 @@ from dim.generative.networks import (
     VectorStatistics,
 )
 from dim.generative.toy import TARGETS, make_target
-from dim.generative.trainer import AdversarialTrainer, check_settings
+from dim.generative.trainer import AdversarialTrainer, LoopSettings, check_settings
 from dim.mi import MutualInformation, adaptive_clip_
 
 __all__ = ["GANSettings", "GANTrainer", "GAN_DATA", "build_gan"]
@@ -49,7 +49,7 @@ GAN_DATA = (*TARGETS, "stacked")
 
 
 @dataclass
-class GANSettings:
+class GANSettings(LoopSettings):
     """Everything a GAN run depends on (saved in its checkpoint)."""
 
     dataset: str = "grid"           # grid | ring | spiral | stacked
@@ -70,11 +70,6 @@ class GANSettings:
     mine_alpha: float = 0.01        # MINE moving-average rate
     adaptive_clip: bool = True      # MINE's adaptive clipping of the MI gradient
     eval_samples: int = 2500        # samples for the metrics (26,000 for Stacked MNIST)
-    eval_every: int = 0             # steps between evaluations (0: at the end only)
-    checkpoint_every: int = 1000
-    log_every: int = 50
-    progress: bool = True
-    seed: int = 0
 
     def validate(self) -> None:
         check_settings(self, {"dataset": GAN_DATA, "code": ("gaussian", "uniform", "categorical")})

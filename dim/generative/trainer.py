@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,21 @@ from dim.checkpoint import load_checkpoint, save_atomic
 from dim.errors import ConfigError, DimError
 from dim.io import write_json_atomic
 
-__all__ = ["AdversarialTrainer", "check_settings"]
+__all__ = ["AdversarialTrainer", "LoopSettings", "check_settings"]
 
 # settings a resumed run may change
 RESUMABLE = ("steps", "eval_every", "checkpoint_every", "log_every", "progress")
+
+
+@dataclass
+class LoopSettings:
+    """The training loop's settings, shared by every adversarial model's settings (which add theirs)."""
+
+    eval_every: int = 0             # steps between evaluations (0: at the end only)
+    checkpoint_every: int = 1000
+    log_every: int = 50
+    progress: bool = True
+    seed: int = 0
 
 
 def check_settings(settings: Any, choices: dict[str, tuple[str, ...]]) -> None:
