@@ -166,12 +166,8 @@ class IBTrainer:
             return ub.variational_marginal_upper_bound(*conditional)
         if kind == "club":
             return ub.club_upper_bound(ub.gaussian_log_likelihoods(z, *conditional))
-        if kind == "mine":
-            self.mi.eval()  # read the bound with the moving average, without updating it
-            try:
-                return self.mi(x, z).objective
-            finally:
-                self.mi.train()
+        if kind == "mine":  # read the bound with the moving average, without updating it
+            return self.mi(x, z, update_average=False).objective
         return torch.zeros((), device=z.device)
 
     def encoder_step(self, x: Tensor, y: Tensor) -> dict[str, float]:

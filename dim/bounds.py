@@ -285,12 +285,21 @@ class MINEMovingAverage(torch.nn.Module):
     @torch.autocast("cuda", enabled=False)
     @torch.autocast("cpu", enabled=False)
     def forward(
-        self, scores: Tensor | None = None, *, positive: Tensor | None = None, negative: Tensor | None = None
+        self,
+        scores: Tensor | None = None,
+        *,
+        positive: Tensor | None = None,
+        negative: Tensor | None = None,
+        update: bool = True,
     ) -> Tensor:
-        """DV value of the batch, with the MINE moving-average gradient. Shapes as :func:`dv_bound`."""
+        """DV value of the batch, with the MINE moving-average gradient. Shapes as :func:`dv_bound`.
+
+        The average takes in this batch when ``update`` is true, the module is in training mode and
+        gradients are enabled; ``update=False`` reads the bound (and its corrected gradient) as the
+        average stands, e.g. for a second reading in the same step by another player."""
         positive, negative = _resolve(scores, positive, negative)
         batch_log_mean = log_mean_exp(negative)
-        if self.training and torch.is_grad_enabled():
+        if update and self.training and torch.is_grad_enabled():
             self._update(batch_log_mean.detach())
         if torch.isnan(self.log_average):
             return positive.mean() - batch_log_mean
@@ -316,9 +325,11 @@ def mine_bound(
     moving_average: MINEMovingAverage,
     positive: Tensor | None = None,
     negative: Tensor | None = None,
+    update: bool = True,
 ) -> Tensor:
-    """MINE: the DV value with the moving-average gradient of ``moving_average``. In nats."""
-    return moving_average(scores, positive=positive, negative=negative)
+    """MINE: the DV value with the moving-average gradient of ``moving_average`` (updated with this
+    batch unless ``update`` is false). In nats."""
+    return moving_average(scores, positive=positive, negative=negative, update=update)
 
 
 # Bounds whose value is an MI estimate in nats, usable as a held-out readout.

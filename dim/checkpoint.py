@@ -21,7 +21,17 @@ from dim.encoders import encoder_from_spec
 from dim.errors import DimError
 from dim.io import atomic_path
 
-__all__ = ["save_atomic", "load_checkpoint", "save_encoder", "load_encoder"]
+__all__ = ["check_out_dir", "save_atomic", "load_checkpoint", "save_encoder", "load_encoder"]
+
+
+def check_out_dir(out_dir: str | os.PathLike | None, resume: bool) -> None:
+    """Refuse, in one line, ``resume`` without ``out_dir/checkpoint.pt``, or a new run into an
+    ``out_dir`` that already holds one (cheap: call it before loading data or training anything)."""
+    path = None if out_dir is None else Path(out_dir) / "checkpoint.pt"
+    if resume and (path is None or not path.is_file()):
+        raise DimError(f"resume=true, but {path} was not found; check out_dir, or drop resume=true")
+    if not resume and path is not None and path.exists():
+        raise DimError(f"{out_dir} already holds a checkpoint; pass resume=true to continue it, or another out_dir")
 
 
 def save_atomic(payload: Any, path: str | os.PathLike) -> Path:

@@ -136,23 +136,26 @@ class MutualInformation(nn.Module):
         self.moving_average = bounds.MINEMovingAverage(mine_alpha) if estimator == "mine" else None
 
     def objective(self, scores: Tensor | None = None, *, positive: Tensor | None = None,
-                  negative: Tensor | None = None) -> Tensor:  # fmt: skip
+                  negative: Tensor | None = None, update_average: bool = True) -> Tensor:  # fmt: skip
         """The training objective of this estimator for a score matrix (N, M), or for positive
-        (P,) and negative (P, K) scores."""
+        (P,) and negative (P, K) scores. ``update_average=False``: "mine" reads its moving average
+        without taking in this batch (for the player that minimises or maximises the same bound
+        after the statistics network's own step)."""
         pairs = {"positive": positive, "negative": negative}
         if self.estimator == "mine":
-            return bounds.mine_bound(scores, moving_average=self.moving_average, **pairs)
+            return bounds.mine_bound(scores, moving_average=self.moving_average, update=update_average, **pairs)
         if self.estimator == "smile":
             return bounds.smile_bound(scores, clip=self.clip, **pairs)
         return _BOUND_FUNCTIONS[self.estimator](scores, **pairs)
 
-    def forward(self, x: Tensor, y: Tensor) -> MIEstimate:
+    def forward(self, x: Tensor, y: Tensor, *, update_average: bool = True) -> MIEstimate:
+        """The estimate on the pairs (x_i, y_i); ``update_average``: see :meth:`objective`."""
         if self.marginal == "shuffle":
             positive = self.critic(x, y).reshape(-1)
             negative = self.critic(x, y[torch.randperm(len(y), device=y.device)]).reshape(-1, 1)
         else:
             positive, negative = bounds.diagonal_split(self.critic(x, y))
-        objective = self.objective(positive=positive, negative=negative)
+        objective = self.objective(positive=positive, negative=negative, update_average=update_average)
         with torch.no_grad():
             mi = readout_value(ESTIMATORS[self.estimator], positive.float(), negative.float(), clip=self.clip)
         return MIEstimate(objective, mi)

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from dim import bounds
-from dim.checkpoint import load_checkpoint, save_atomic, save_encoder
+from dim.checkpoint import check_out_dir, load_checkpoint, save_atomic, save_encoder
 from dim.cli import flatten
 from dim.data import DataSplit, load_data
 from dim.encoders import Encoder, EncoderOutput, build_encoder, describe
@@ -491,12 +491,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Train (or resume) the run described by ``cfg``; returns the final scalars."""
     out_dir = Path(cfg.out_dir)
     checkpoint = out_dir / "checkpoint.pt"
+    check_out_dir(out_dir, cfg.resume)
     if cfg.resume:
-        if not checkpoint.is_file():
-            raise DimError(f"resume=true, but {checkpoint} was not found; check out_dir, or drop resume=true")
         state = load_checkpoint(checkpoint)  # one-line error when damaged
-    elif checkpoint.exists():
-        raise DimError(f"{out_dir} already holds a checkpoint; pass resume=true to continue it, or another out_dir")
     trainer = Trainer(cfg)
     if cfg.resume:
         trainer.load_state(state)

@@ -19,16 +19,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dim.checkpoint import save_encoder  # noqa: E402
+from dim.checkpoint import check_out_dir, save_encoder  # noqa: E402
 from dim.cli import compose, one_line_errors  # noqa: E402
-from dim.errors import DimError  # noqa: E402
 from dim.generative.ali import ALISettings, ALITrainer, load_ali_data  # noqa: E402
 from dim.generative.digits import train_digit_classifier  # noqa: E402
 from dim.mi import resolve_device  # noqa: E402
 
-SETTING_KEYS = ("data_root", "beta", "mi_paths", "steps", "batch_size", "lr", "latent_dim", "dataset_size",
-                "hidden", "width", "mine_alpha", "adaptive_clip", "eval_split", "eval_samples", "eval_every",
-                "checkpoint_every", "log_every", "progress", "seed")  # fmt: skip
+SETTING_KEYS = [name for name in ALISettings.__dataclass_fields__ if name != "data"]  # data: cfg.dataset
 
 
 def settings_from(cfg) -> ALISettings:
@@ -44,10 +41,7 @@ def main(argv: list[str]) -> dict:
     settings = settings_from(cfg)
     out_dir = Path(cfg.out_dir)
     checkpoint = out_dir / "checkpoint.pt"
-    if cfg.resume and not checkpoint.exists():
-        raise DimError(f"resume=true, but {checkpoint} was not found; check out_dir, or drop resume=true")
-    if not cfg.resume and checkpoint.exists():
-        raise DimError(f"{out_dir} already holds a checkpoint; pass resume=true to continue it, or another out_dir")
+    check_out_dir(out_dir, cfg.resume)  # before any work
     data = load_ali_data(settings)
     trainer = ALITrainer(settings, out_dir, resolve_device(cfg.device), data=data)
     resumed = trainer.resume()  # refuses a checkpoint of another kind or with other settings

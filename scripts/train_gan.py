@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dim.cli import compose, one_line_errors  # noqa: E402
 from dim.generative.gan import GANTrainer, build_gan  # noqa: E402
+from dim.checkpoint import check_out_dir  # noqa: E402
 
 
 def save_samples(trainer: GANTrainer, path: Path, title: str) -> None:
@@ -45,8 +46,10 @@ def save_samples(trainer: GANTrainer, path: Path, title: str) -> None:
 
 def main(argv: list[str]) -> dict:
     cfg = compose("train_gan", argv)
+    check_out_dir(cfg.out_dir, cfg.resume)  # before any work (Stacked MNIST first trains a classifier)
     trainer, classifier_accuracy = build_gan(cfg)
-    trainer.start(bool(cfg.resume))
+    if cfg.resume:
+        trainer.resume()  # refuses a checkpoint of another kind or with other settings
     result = trainer.fit()
     final = result["final"]
     name = "vanilla GAN" if trainer.settings.beta == 0 else f"GAN + MINE (beta {trainer.settings.beta:g})"

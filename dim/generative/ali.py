@@ -76,8 +76,8 @@ from dim.generative.networks import (
     VectorStatistics,
 )
 from dim.generative.toy import TARGETS, make_target
-from dim.generative.trainer import AdversarialTrainer, LoopSettings, check_settings
-from dim.mi import MutualInformation, adaptive_clip_
+from dim.generative.trainer import AdversarialTrainer, LoopSettings, check_settings, descend, regularized_gradients
+from dim.mi import MutualInformation
 
 __all__ = ["ALISettings", "ALITrainer", "ALIData", "ALI_DATA", "IMAGE_DATA", "load_ali_data"]
 
@@ -224,10 +224,12 @@ class ALITrainer(AdversarialTrainer):
         """The code E(x).code, (N, latent)."""
         return self.E(x).code
 
-    def mi_terms(self, x: Tensor, code: Tensor, x_tilde: Tensor, z: Tensor) -> dict[str, Any]:
+    def mi_terms(
+        self, x: Tensor, code: Tensor, x_tilde: Tensor, z: Tensor, update_average: bool = True
+    ) -> dict[str, Any]:
         """MINE estimates of I(x; E(x)) on (x, code) and I(G(z); z) on (x_tilde, z), per path kept."""
         pairs = {"encoder": (x, code), "decoder": (x_tilde, z)}
-        return {path: mi(*pairs[path]) for path, mi in self.mi.items()}
+        return {path: mi(*pairs[path], update_average=update_average) for path, mi in self.mi.items()}
 
     # ----------------------------------------------------------------- step
     def train_step(self) -> dict[str, float]:
@@ -237,49 +239,23 @@ class ALITrainer(AdversarialTrainer):
         code, x_tilde = self.encode(x), self.G(z)
         # 1. discriminator: encoder pairs are "real", decoder pairs "fake"
         d_loss = F.softplus(-self.D(x, code.detach())).mean() + F.softplus(self.D(x_tilde.detach(), z)).mean()
-        self._descend("discriminator", d_loss)
+        descend(self.optimizers["discriminator"], d_loss)
         # 2. statistics networks: ascend the MINE bounds on detached pairs
         estimates = self.mi_terms(x, code.detach(), x_tilde.detach(), z)
         for path, estimate in estimates.items():
-            self._descend(f"statistics_{path}", -estimate.objective)
-        # 3. encoder and decoder: swapped labels (non-saturating) - beta * MI, clipped adaptively
+            descend(self.optimizers[f"statistics_{path}"], -estimate.objective)
+        # 3. encoder and decoder: swapped labels (non-saturating) - beta * MI, clipped adaptively;
+        #    the moving averages already took this batch in step 2
         adv_loss = F.softplus(self.D(x, code)).mean() + F.softplus(-self.D(x_tilde, z)).mean()
-        params = [*self.E.parameters(), *self.G.parameters()]
-        self.optimizers["encoder"].zero_grad(set_to_none=True)
-        self.optimizers["generator"].zero_grad(set_to_none=True)
+        mi_loss = None
         if s.beta > 0:
-            mi_loss = -self._mi_sum(x, code, x_tilde, z)
-            if s.adaptive_clip:
-                adaptive_clip_(adv_loss, mi_loss, params, mi_weight=s.beta)
-            else:
-                self._set_grads(adv_loss + s.beta * mi_loss, params)
-        else:
-            self._set_grads(adv_loss, params)
+            terms = self.mi_terms(x, code, x_tilde, z, update_average=False)
+            mi_loss = -sum(e.objective for e in terms.values())
+        regularized_gradients(adv_loss, mi_loss, [*self.E.parameters(), *self.G.parameters()], s.beta, s.adaptive_clip)
         self.optimizers["encoder"].step()
         self.optimizers["generator"].step()
         return {"d_loss": d_loss.item(), "adv_loss": adv_loss.item(),
                 **{f"mi_{path}_nats": e.mi_nats.item() for path, e in estimates.items()}}  # fmt: skip
-
-    def _descend(self, name: str, loss: Tensor) -> None:
-        self.optimizers[name].zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizers[name].step()
-
-    @staticmethod
-    def _set_grads(loss: Tensor, params: list[Tensor]) -> None:
-        for p, g in zip(params, torch.autograd.grad(loss, params, allow_unused=True)):
-            p.grad = g
-
-    def _mi_sum(self, x: Tensor, code: Tensor, x_tilde: Tensor, z: Tensor) -> Tensor:
-        """I_Tq(x; E(x)) + I_Tp(G(z); z) as differentiable MINE objectives, read in eval mode (the
-        moving average is not updated twice a step)."""
-        for mi in self.mi.values():
-            mi.eval()
-        try:
-            return sum(e.objective for e in self.mi_terms(x, code, x_tilde, z).values())
-        finally:
-            for mi in self.mi.values():
-                mi.train()
 
     # ------------------------------------------------------------- evaluate
     @torch.no_grad()

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from dim.generative.metrics import ModeCoverage, mode_coverage
 
-__all__ = ["DigitClassifier", "train_digit_classifier", "stack_digits", "classify_stacked", "stacked_coverage"]
+__all__ = ["DigitClassifier", "train_digit_classifier", "stack_images", "stack_digits", "classify_stacked", "stacked_coverage"]
 
 STACKED_MODES = 1000
 
@@ -82,13 +82,18 @@ def train_digit_classifier(
     return TrainedClassifier(model.eval(), accuracy)
 
 
+def stack_images(images: Tensor, index: Tensor) -> Tensor:
+    """Stacked-MNIST images (n, 3, H, W) from single-channel digits (M, 1, H, W): channel k of
+    image i is digit ``index[i, k]`` (index (n, 3), on the images' device)."""
+    return images[index].squeeze(2)
+
+
 def stack_digits(images: Tensor, labels: Tensor, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
     """n Stacked-MNIST images (n, 3, H, W) from single-channel digits (M, 1, H, W), each channel an
     independent uniform draw, and their modes (n,) = 100 a + 10 b + c for channel labels a, b, c."""
     index = torch.randint(len(images), (n, 3), generator=generator)
-    stacked = images[index].squeeze(2)  # (n, 3, H, W)
     digit = labels[index]
-    return stacked, digit[:, 0] * 100 + digit[:, 1] * 10 + digit[:, 2]
+    return stack_images(images, index), digit[:, 0] * 100 + digit[:, 1] * 10 + digit[:, 2]
 
 
 def classify_stacked(classifier: DigitClassifier, images: Tensor) -> Tensor:

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from dim.generative.digits import DigitClassifier, stack_digits, stacked_coverage
+from dim.generative.digits import DigitClassifier, stack_images, stacked_coverage
 from dim.generative.networks import (
     ConvDiscriminator,
     ConvGenerator,
@@ -40,8 +40,8 @@ from dim.generative.networks import (
     VectorStatistics,
 )
 from dim.generative.toy import TARGETS, make_target
-from dim.generative.trainer import AdversarialTrainer, LoopSettings, check_settings
-from dim.mi import MutualInformation, adaptive_clip_
+from dim.generative.trainer import AdversarialTrainer, LoopSettings, check_settings, descend, regularized_gradients
+from dim.mi import MutualInformation
 
 __all__ = ["GANSettings", "GANTrainer", "GAN_DATA", "build_gan"]
 
@@ -78,7 +78,7 @@ class GANSettings(LoopSettings):
 class GANTrainer(AdversarialTrainer):
     """A GAN (beta = 0) or GAN + MINE (beta > 0) on the settings' data; see the module docstring.
 
-    For ``stacked``, pass ``digits`` = (images (M, 1, 32, 32), labels (M,)) to stack and a trained
+    For ``stacked``, pass ``digits``, the single-channel images (M, 1, 32, 32) to stack, and a trained
     ``classifier`` to count modes.
     """
 
@@ -89,7 +89,7 @@ class GANTrainer(AdversarialTrainer):
         settings: GANSettings,
         out_dir: str | Path | None = None,
         device: torch.device | str = "cpu",
-        digits: tuple[Tensor, Tensor] | None = None,
+        digits: Tensor | None = None,
         classifier: DigitClassifier | None = None,
     ) -> None:
         settings.validate()
@@ -98,11 +98,10 @@ class GANTrainer(AdversarialTrainer):
         data_generator = torch.Generator().manual_seed(10_000 + s.seed)
         if s.dataset == "stacked":
             if digits is None or classifier is None:
-                raise ValueError("dataset='stacked' needs digits=(images, labels) and a trained classifier")
-            self.digits, self.classifier = digits[0].to(self.device), classifier.to(self.device)
+                raise ValueError("dataset='stacked' needs digits (images (M, 1, 32, 32)) and a trained classifier")
+            self.digits, self.classifier = digits.to(self.device), classifier.to(self.device)
             # the training set: index triples into the digits, stacked per batch
-            self.dataset = torch.randint(len(digits[0]), (s.dataset_size, 3), generator=data_generator)
-            self.stacked_labels = digits[1]
+            self.dataset = torch.randint(len(digits), (s.dataset_size, 3), generator=data_generator)
             G = ConvGenerator(latent, channels=3, width=s.g_width)
             D = ConvDiscriminator(channels=3, width=s.d_width)
             T = ConvStatistics(3, s.code_dim, width=s.t_width)
@@ -135,7 +134,7 @@ class GANTrainer(AdversarialTrainer):
     def real_batch(self) -> Tensor:
         rows = torch.randint(len(self.dataset), (self.settings.batch_size,), generator=self.generator)
         if self.settings.dataset == "stacked":
-            return self.digits[self.dataset[rows].to(self.device)].squeeze(2)
+            return stack_images(self.digits, self.dataset[rows].to(self.device))
         return self.dataset[rows.to(self.device)]
 
     # ----------------------------------------------------------------- step
@@ -146,33 +145,15 @@ class GANTrainer(AdversarialTrainer):
         fake = self.G(z)
         # 1. discriminator
         d_loss = F.softplus(-self.D(real)).mean() + F.softplus(self.D(fake.detach())).mean()
-        self.optimizers["discriminator"].zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.optimizers["discriminator"].step()
+        descend(self.optimizers["discriminator"], d_loss)
         # 2. statistics network: ascend the MINE bound on detached samples
         estimate = self.mi(fake.detach(), c)
-        self.optimizers["statistics"].zero_grad(set_to_none=True)
-        (-estimate.objective).backward()
-        self.optimizers["statistics"].step()
-        # 3. generator: non-saturating loss - beta * I, the MI gradient adaptively clipped
+        descend(self.optimizers["statistics"], -estimate.objective)
+        # 3. generator: non-saturating loss - beta * I (the moving average already took this batch
+        #    in step 2), the MI gradient adaptively clipped
         g_loss = F.softplus(-self.D(fake)).mean()
-        generator_params = list(self.G.parameters())
-        self.optimizers["generator"].zero_grad(set_to_none=True)
-        if s.beta > 0:
-            self.mi.eval()  # read the bound (with the moving-average gradient) without updating the average
-            try:
-                mi_loss = -self.mi(fake, c).objective
-            finally:
-                self.mi.train()
-            if s.adaptive_clip:
-                adaptive_clip_(g_loss, mi_loss, generator_params, mi_weight=s.beta)
-            else:
-                grads = torch.autograd.grad(g_loss + s.beta * mi_loss, generator_params)
-                for p, g in zip(generator_params, grads):
-                    p.grad = g
-        else:
-            for p, g in zip(generator_params, torch.autograd.grad(g_loss, generator_params)):
-                p.grad = g
+        mi_loss = -self.mi(fake, c, update_average=False).objective if s.beta > 0 else None
+        regularized_gradients(g_loss, mi_loss, list(self.G.parameters()), s.beta, s.adaptive_clip)
         self.optimizers["generator"].step()
         return {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "mi_nats": estimate.mi_nats.item()}
 
@@ -226,5 +207,5 @@ def build_gan(cfg) -> tuple[GANTrainer, float | None]:
     split = load_data(cfg.data, (1, 32, 32), settings.seed)
     trained = train_digit_classifier(split.train.samples, split.train.labels, split.test.samples,
                                      split.test.labels, epochs=cfg.classifier_epochs, seed=settings.seed)  # fmt: skip
-    digits = (split.train.samples, split.train.labels)
-    return GANTrainer(settings, cfg.out_dir, device, digits=digits, classifier=trained.model), trained.test_accuracy
+    trainer = GANTrainer(settings, cfg.out_dir, device, digits=split.train.samples, classifier=trained.model)
+    return trainer, trained.test_accuracy

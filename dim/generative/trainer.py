@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-from dim.checkpoint import load_checkpoint, save_atomic
+from dim.checkpoint import check_out_dir, load_checkpoint, save_atomic
 from dim.errors import ConfigError, DimError
 from dim.io import write_json_atomic
+from dim.mi import adaptive_clip_
 
-__all__ = ["AdversarialTrainer", "LoopSettings", "check_settings"]
+__all__ = ["AdversarialTrainer", "LoopSettings", "check_settings", "descend", "regularized_gradients"]
 
 # settings a resumed run may change
 RESUMABLE = ("steps", "eval_every", "checkpoint_every", "log_every", "progress")
@@ -54,6 +55,31 @@ def check_settings(settings: Any, choices: dict[str, tuple[str, ...]]) -> None:
         value = getattr(settings, f.name)
         if f.name in ("steps", "batch_size", "eval_samples") and (not isinstance(value, int) or value <= 0):
             raise ConfigError(f"{f.name} must be a positive integer, got {value!r}")
+
+
+def descend(optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
+    """One step of ``optimizer`` down ``loss`` (gradients zeroed first)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def regularized_gradients(main_loss: Tensor, mi_loss: Tensor | None, params: list[Tensor], beta: float,
+                          adaptive_clip: bool) -> None:  # fmt: skip
+    """Set ``p.grad`` of ``params`` (only those) for main_loss + beta * mi_loss.
+
+    With ``adaptive_clip`` the MI gradient is clipped to the norm of the main one (MINE App. 1,
+    :func:`dim.mi.adaptive_clip_`); with beta = 0 (or no ``mi_loss``) the MI term is left out.
+    The other networks in the graph (discriminator, statistics networks) receive no gradient.
+    """
+    if beta > 0 and mi_loss is not None and adaptive_clip:
+        for p in params:
+            p.grad = None
+        adaptive_clip_(main_loss, mi_loss, params, mi_weight=beta)
+        return
+    loss = main_loss + beta * mi_loss if beta > 0 and mi_loss is not None else main_loss
+    for p, g in zip(params, torch.autograd.grad(loss, params, allow_unused=True)):
+        p.grad = g
 
 
 class AdversarialTrainer(ABC):
@@ -120,13 +146,9 @@ class AdversarialTrainer(ABC):
     def start(self, resume: bool) -> None:
         """Begin a run in ``out_dir``: with ``resume``, continue its checkpoint (which must exist);
         without, refuse an ``out_dir`` that already holds one (one-line errors, nothing written)."""
-        path = None if self.out_dir is None else self.out_dir / "checkpoint.pt"
+        check_out_dir(self.out_dir, resume)
         if resume:
-            if path is None or not path.is_file():
-                raise DimError(f"resume=true, but {path} was not found; check out_dir, or drop resume=true")
             self.resume()
-        elif path is not None and path.exists():
-            raise DimError(f"{self.out_dir} already holds a checkpoint; pass resume=true to continue it, or another out_dir")
 
     def resume(self) -> bool:
         """Load ``out_dir/checkpoint.pt`` when it exists; True when a run was resumed."""
