@@ -74,8 +74,14 @@ def diagonal_split(scores: Tensor) -> tuple[Tensor, Tensor]:
     if m < 2:
         raise ValueError("scores needs at least 2 columns, so that every row has a negative pair")
     scores = _as_float32(scores)
-    off_diagonal = ~torch.eye(n, m, dtype=torch.bool, device=scores.device)
-    return scores.diagonal(), scores[off_diagonal].view(n, m - 1)
+    # Row-major, the diagonal sits every M + 1 entries; the M entries strictly between two
+    # consecutive diagonal entries, then the M - N entries after the last one, are the
+    # off-diagonal entries in row order. Slicing a strided view avoids the boolean-mask
+    # gather (nonzero + index), which cost more than the critic's own matmuls on small batches.
+    flat = scores.reshape(-1)
+    between = flat[1 : 1 + (n - 1) * (m + 1)].view(n - 1, m + 1)[:, :m].reshape(-1)
+    negative = torch.cat([between, flat[(n - 1) * (m + 1) + 1 :]]).view(n, m - 1)
+    return scores.diagonal(), negative
 
 
 def _resolve(scores: Tensor | None, positive: Tensor | None, negative: Tensor | None) -> tuple[Tensor, Tensor]:

@@ -46,6 +46,23 @@ def test_infonce_never_exceeds_log_m():
         assert bounds.infonce_bound(random).item() <= math.log(48) + 1e-5
 
 
+@pytest.mark.parametrize("shape", [(1, 2), (2, 2), (5, 5), (3, 7), (16, 48)])
+def test_diagonal_split_matches_a_row_by_row_reference(shape):
+    n, m = shape
+    scores = torch.randn(n, m, generator=torch.Generator().manual_seed(n * 100 + m), requires_grad=True)
+    positive, negative = bounds.diagonal_split(scores)
+    expected = torch.stack([torch.cat([scores[i, :i], scores[i, i + 1 :]]) for i in range(n)])
+    assert torch.equal(positive, torch.stack([scores[i, i] for i in range(n)]))
+    assert torch.equal(negative, expected)
+    # every entry lands exactly once: the gradient of a weighted sum is the weight pattern
+    weights = torch.arange(n * (m - 1), dtype=torch.float32).view(n, m - 1)
+    (grad,) = torch.autograd.grad((negative * weights).sum() + 1000 * positive.sum(), scores)
+    reference = torch.full((n, m), 1000.0)
+    for i in range(n):
+        reference[i, [j for j in range(m) if j != i]] = weights[i]
+    assert torch.equal(grad, reference)
+
+
 def test_infonce_apart_equals_matrix_form():
     scores = torch.randn(16, 16)
     positive, negative = bounds.diagonal_split(scores)
