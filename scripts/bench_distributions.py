@@ -3,6 +3,7 @@
     python scripts/bench_distributions.py [--tasks all] [--seeds 0,1,2] [--n 10000]
         [--methods smile:standardize,smile:rank,dv:rank] [--ksg] [--jobs 2]
         [--bmi-python /tmp/venv-bmi/bin/python] [--bmi-methods mine,infonce] [--mist-python ...]
+        [--merge results/bench_distributions.json]
     python scripts/bench_distributions.py --time --baseline COMMIT [--tasks ...] [--seeds ...]
 
 Tasks: ``dim.tasks.DISTRIBUTION_TASKS`` (Student-t with 1, 2, 3, 5 degrees of freedom at 1 x 1
@@ -20,7 +21,9 @@ this tree and of COMMIT (checked out into a temporary git worktree and run in a 
 side by side on the same samples, one estimate at a time, with the ratio.
 
 Peers, each in its own venv (see scripts/bench_gaussian.py for the install lines), are
-skipped unless their python is given; KSG (ours, k = 3) runs with ``--ksg``.
+skipped unless their python is given; KSG (ours, k = 3) runs with ``--ksg``. ``--merge JSON`` adds
+the methods of an earlier run (same tasks, seeds and n: the same arrays) that this run does not
+repeat, so that a table can grow a column without re-running the others.
 """
 
 from __future__ import annotations
@@ -90,21 +93,38 @@ def accuracy(args) -> None:
     if args.mist_python:
         others["torch-mist 0.2.17 (smile)"] = lambda x, y, s: run_peer(args.mist_python, "torch-mist", x, y, s)
     runs += [run_other(name, run, t, s, args.n) for name, run in others.items() for t in tasks for s in seeds]
-
     names = [f"dim {m}" for m in methods] + list(others)
+    if args.merge:
+        runs, names = merged_runs(args.merge, runs, names, tasks, seeds, args.n)
     cells = [summarise(t, m, [r for r in runs if r["task"] == t and r["method"] == m]) for t in tasks for m in names]
     rows = [[c["task"], c["method"], c["truth"], f"{c['mean']:.3f} +- {c['std']:.3f}", f"{c['relative_error']:+.1%}",
              f"{c['coverage']:.0%}" if "coverage" in c else "", str(c.get("floored", "")), f"{c['seconds']:.1f}"]
             for c in cells]  # fmt: skip
     table = markdown_table(["task", "method", "true MI", "mean +- std", "error", "coverage", "floored", "median s"],
                            rows)  # fmt: skip
-    dim_runs = [r for r in runs if r["method"].startswith("dim")]
+    dim_runs = [r for r in runs if r["method"] in {f"dim {m}" for m in methods}]  # this invocation's runs
     where = {k: float(np.median([r["timings"][k] for r in dim_runs])) for k in dim_runs[0]["timings"]}
     time_line = "median seconds per dim estimate: " + ", ".join(f"{k} {v:.2f}" for k, v in where.items())
     print(table + "\n\n" + time_line)
     write_results(args.out, {"n": args.n, "seeds": seeds, "cells": cells, "runs": runs, "time_split": where},
                   table + "\n\n" + time_line)  # fmt: skip
     plot(cells, tasks, names, Path(args.out).with_suffix(".png"))
+
+
+def merged_runs(path: str, runs: list[dict], names: list[str], tasks: list[str], seeds: list[int],
+                n: int) -> tuple[list[dict], list[str]]:
+    """Add an earlier run's methods (same tasks, seeds and n, so the same arrays) to this run's:
+    the methods run now replace theirs, the others are kept in their earlier order."""
+    earlier = json.loads(Path(path).read_text())
+    if earlier["n"] != n or sorted(earlier["seeds"]) != sorted(seeds):
+        raise SystemExit(f"error: {path} was run with n={earlier['n']}, seeds {earlier['seeds']}; "
+                         f"merge only a run with n={n}, seeds {seeds} (the same arrays)")  # fmt: skip
+    kept = [r for r in earlier["runs"] if r["method"] not in names and r["task"] in tasks and r["seed"] in seeds]
+    missing = {t for t in tasks} - {r["task"] for r in kept}
+    if kept and missing:
+        raise SystemExit(f"error: {path} lacks the tasks {', '.join(sorted(missing))}; merge a run over the same tasks")
+    earlier_names = list(dict.fromkeys(r["method"] for r in kept))
+    return kept + runs, earlier_names + names
 
 
 def plot(cells: list[dict], tasks: list[str], names: list[str], path: Path) -> None:
@@ -189,6 +209,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="dim estimates run at once, in separate processes")
     parser.add_argument("--time", action="store_true", help="time this tree against --baseline instead")
     parser.add_argument("--baseline", default="fe24eb0", help="the commit to time against")
+    parser.add_argument("--merge", default=None, help="an earlier run's JSON whose other methods join the table")
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_distributions"))
     args = parser.parse_args()
     if args.time:

@@ -1,0 +1,35 @@
+"""The benchmark scripts' bookkeeping (their figures are measured by running them, not here)."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+
+from bench_distributions import merged_runs  # noqa: E402
+
+
+def _run(method, task, seed, mi):
+    return {"task": task, "seed": seed, "method": method, "mi": mi, "seconds": 1.0}
+
+
+def test_merge_keeps_the_earlier_methods_and_replaces_the_rerun_ones(tmp_path):
+    earlier = [_run(m, t, s, 0.5) for m in ("dim mine:rank", "KSG (k=3)") for t in ("a", "b") for s in (0, 1)]
+    path = tmp_path / "earlier.json"
+    path.write_text(json.dumps({"n": 100, "seeds": [0, 1], "runs": earlier}))
+    now = [_run("dim mine:rank", t, s, 0.9) for t in ("a", "b") for s in (0, 1)]
+    now += [_run("dim dv:rank", t, s, 0.7) for t in ("a", "b") for s in (0, 1)]
+    runs, names = merged_runs(str(path), now, ["dim mine:rank", "dim dv:rank"], ["a", "b"], [0, 1], 100)
+    assert names == ["KSG (k=3)", "dim mine:rank", "dim dv:rank"]
+    assert len(runs) == 12
+    assert {r["mi"] for r in runs if r["method"] == "dim mine:rank"} == {0.9}  # the re-run replaced the old
+    assert {r["mi"] for r in runs if r["method"] == "KSG (k=3)"} == {0.5}
+
+
+def test_merge_refuses_a_run_on_other_arrays(tmp_path):
+    path = tmp_path / "earlier.json"
+    path.write_text(json.dumps({"n": 200, "seeds": [0, 1], "runs": [_run("KSG (k=3)", "a", 0, 0.5)]}))
+    with pytest.raises(SystemExit, match="n=200"):
+        merged_runs(str(path), [], ["dim dv:rank"], ["a"], [0, 1], 100)
