@@ -52,6 +52,25 @@ RESUMABLE_DIFFERENCES = ("resume", "out_dir", "device", "trainer.epochs", "train
                          "trainer.data_on_device")
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def scheduled_lr(base_lr: float, step: int, total_steps: int, schedule: str = "constant") -> float:
+    """The learning rate of update ``step`` (0-based) of ``total_steps``.
+
+    "constant": base_lr. "cosine": base_lr * (1 + cos(pi * step / total_steps)) / 2, from base_lr
+    at the first update down to 0 at the last (SGDR without restarts, Loshchilov & Hutter 2017;
+    the schedule of SimCLR and most view-based pretraining). A pure function of the step, so a
+    resumed run continues the same curve; steps past the horizon stay at 0.
+    """
+    if schedule not in LR_SCHEDULES:
+        raise ConfigError(f"unknown trainer.lr_schedule {schedule!r}; choose one of {', '.join(LR_SCHEDULES)}")
+    if schedule == "constant":
+        return base_lr
+    progress = min(step, total_steps) / max(total_steps, 1)
+    return base_lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
 class DeepInfoMax(nn.Module):
     """Encoder + critics for global, local and local<->local MI, with weights alpha, beta.
 
@@ -227,6 +246,10 @@ class Trainer:
                                                                 betas=tuple(cfg.trainer.betas))  # fmt: skip
         if self.probe is not None:
             self.optimizers["probe"] = torch.optim.Adam(self.probe.parameters(), lr=cfg.probe.lr)
+        self.lr_schedule = cfg.trainer.get("lr_schedule", "constant")
+        scheduled_lr(lr, 0, 1, self.lr_schedule)  # reject an unknown schedule before any work
+        # the schedule's horizon: every update of trainer.epochs (each rank takes B of a B x world batch)
+        self.total_steps = len(self.data.train) // (cfg.trainer.batch_size * self.world) * cfg.trainer.epochs
         self.use_amp = bool(cfg.amp) and self.device.type == "cuda"
         # bfloat16 where the GPU has it (float32's range: no loss scaling); else float16 + GradScaler
         self.amp_dtype = torch.bfloat16 if self.use_amp and torch.cuda.is_bf16_supported() else torch.float16
@@ -344,6 +367,10 @@ class Trainer:
             generator_loss = self.discriminator.generator_loss(prior_codes, forward=self.forward_discriminator)
             loss = loss + cfg.gamma * generator_loss
             scalars["loss/prior_generator"] = generator_loss.detach()
+        lr = scheduled_lr(self.cfg.trainer.lr, self.step, self.total_steps, self.lr_schedule)
+        for name in ("model", "discriminator"):  # the online probe keeps its own constant rate
+            for group in self.optimizers[name].param_groups if name in self.optimizers else ():
+                group["lr"] = lr
         optimizer = self.optimizers["model"]
         optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -377,6 +404,7 @@ class Trainer:
             self.optimizers["probe"].step()
             scalars["probe/train_accuracy"] = (logits.argmax(1) == target).float().sum() / count
         values = dict(zip(scalars, torch.stack([v.float() for v in scalars.values()]).tolist()))
+        values["lr"] = lr
         for key, value in values.items():
             if not math.isfinite(value):
                 raise DimError(f"non-finite {key} at step {self.step}; lower trainer.lr or use estimator=jsd")

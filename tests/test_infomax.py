@@ -24,7 +24,7 @@ from dim.infomax import (
     split_positive_negative,
 )
 from dim.tasks import embedded_digits
-from dim.training import DeepInfoMax, Trainer, train
+from dim.training import DeepInfoMax, Trainer, scheduled_lr, train
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -286,3 +286,43 @@ def test_pooled_local_jsd_equals_split_form_in_value_and_gradient():
     pooled = infomax_bound(scores, "jsd")
     (grad_pooled,) = torch.autograd.grad(pooled, scores)
     assert torch.allclose(pooled, reference, atol=1e-6) and torch.allclose(grad_pooled, grad_reference, atol=1e-7)
+
+
+def test_scheduled_lr_matches_the_cosine_formula_by_hand():
+    assert scheduled_lr(1e-3, 0, 100, "cosine") == pytest.approx(1e-3)
+    assert scheduled_lr(1e-3, 50, 100, "cosine") == pytest.approx(0.5e-3)
+    assert scheduled_lr(1e-3, 25, 100, "cosine") == pytest.approx(1e-3 * (1 + math.sqrt(0.5)) / 2)
+    assert scheduled_lr(1e-3, 100, 100, "cosine") == pytest.approx(0.0, abs=1e-12)
+    assert scheduled_lr(1e-3, 130, 100, "cosine") == pytest.approx(0.0, abs=1e-12)
+    assert scheduled_lr(1e-3, 70, 100, "constant") == 1e-3
+
+
+def test_unknown_lr_schedule_is_refused_before_training(tmp_path):
+    with pytest.raises(DimError, match="lr_schedule 'linear'"):
+        train(_cfg(tmp_path, "trainer.lr_schedule=linear"))
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_cosine_schedule_decays_and_resumes_exactly_after_an_interruption(tmp_path, monkeypatch):
+    settings = ("trainer.epochs=2", "trainer.lr_schedule=cosine", "trainer.lr=1e-3")
+    full = train(_cfg(tmp_path, *settings, out="full"))
+    total = full["steps"]
+    assert full["lr"] == pytest.approx(scheduled_lr(1e-3, total - 1, total, "cosine"))  # the last update's rate
+    assert full["lr"] < 0.05 * 1e-3
+    original, calls = Trainer.train_step, {"n": 0}
+
+    def killed_at_step_8(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 8:
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(Trainer, "train_step", killed_at_step_8)
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(tmp_path, *settings, out="split"))
+    monkeypatch.setattr(Trainer, "train_step", original)
+    resumed = train(_cfg(tmp_path, *settings, "resume=true", out="split"))  # from the step-6 checkpoint
+    assert resumed["steps"] == total
+    a, b = load_encoder(tmp_path / "full" / "encoder.pt"), load_encoder(tmp_path / "split" / "encoder.pt")
+    for (name, p), (_, q) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(p, q), name

@@ -216,9 +216,11 @@ class ALITrainer(AdversarialTrainer):
         """z ~ N(0, I), (n, latent) on the device."""
         return torch.randn(n, self.settings.latent, generator=generator).to(self.device)
 
+    def generator_input(self, n: int, generator: torch.Generator) -> Tensor:
+        return self.prior(n, generator)
+
     def real_batch(self) -> Tensor:
-        rows = torch.randint(len(self.dataset), (self.settings.batch_size,), generator=self.generator)
-        return self.dataset[rows.to(self.device)]
+        return self.dataset[self.batch_rows().to(self.device)]
 
     def encode(self, x: Tensor) -> Tensor:
         """The code E(x).code, (N, latent)."""
@@ -258,29 +260,10 @@ class ALITrainer(AdversarialTrainer):
                 **{f"mi_{path}_nats": e.mi_nats.item() for path, e in estimates.items()}}  # fmt: skip
 
     # ------------------------------------------------------------- evaluate
-    @torch.no_grad()
-    def _in_eval(self, function, *args):
-        modules = (self.E, self.G, *self.mi.values())
-        modes = [m.training for m in modules]
-        for m in modules:
-            m.eval()
-        try:
-            return function(*args)
-        finally:
-            for m, mode in zip(modules, modes):
-                m.train(mode)
-
     def reconstruct(self, x: Tensor, batch_size: int = 500) -> Tensor:
         """G(E(x)) for x (N, ...) in eval mode, in batches."""
-        return self._in_eval(lambda: torch.cat([self.G(self.encode(x[i : i + batch_size]))
-                                                for i in range(0, len(x), batch_size)]))  # fmt: skip
-
-    def sample(self, n: int, seed: int | None = None, batch_size: int = 500) -> Tensor:
-        """n samples G(z) in eval mode, z drawn with a generator of its own (``seed``; default the
-        run's seed + 1), so that evaluation never moves the training RNG."""
-        generator = torch.Generator().manual_seed(self.settings.seed + 1 if seed is None else seed)
-        return self._in_eval(lambda: torch.cat([self.G(self.prior(min(batch_size, n - i), generator))
-                                                for i in range(0, n, batch_size)]))  # fmt: skip
+        return self.in_eval(lambda: torch.cat([self.G(self.encode(x[i : i + batch_size]))
+                                               for i in range(0, len(x), batch_size)]))  # fmt: skip
 
     def mi_readings(self, n: int = 1000) -> dict[str, float]:
         """The statistics networks' DV readings (nats) on held-out pairs (x, E(x)) and fresh
@@ -295,7 +278,7 @@ class ALITrainer(AdversarialTrainer):
                 terms = self.mi_terms(x, self.encode(x), self.G(z), z)
             return {f"mi_{path}_nats": e.mi_nats.item() for path, e in terms.items()}
 
-        return self._in_eval(read)
+        return self.in_eval(read)
 
     def evaluate(self) -> dict[str, Any]:
         x = self.held_out

@@ -83,6 +83,7 @@ class GANTrainer(AdversarialTrainer):
     """
 
     kind = "gan"
+    sample_batch_size = 1000
 
     def __init__(
         self,
@@ -131,8 +132,11 @@ class GANTrainer(AdversarialTrainer):
         c = c.to(self.device)
         return torch.cat([eps.to(self.device), c], dim=1), c
 
+    def generator_input(self, n: int, generator: torch.Generator) -> Tensor:
+        return self.latent(n, generator)[0]
+
     def real_batch(self) -> Tensor:
-        rows = torch.randint(len(self.dataset), (self.settings.batch_size,), generator=self.generator)
+        rows = self.batch_rows()
         if self.settings.dataset == "stacked":
             return stack_images(self.digits, self.dataset[rows].to(self.device))
         return self.dataset[rows.to(self.device)]
@@ -158,29 +162,11 @@ class GANTrainer(AdversarialTrainer):
         return {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "mi_nats": estimate.mi_nats.item()}
 
     # ------------------------------------------------------------- evaluate
-    @torch.no_grad()
-    def sample(self, n: int, seed: int | None = None, batch_size: int = 1000) -> Tensor:
-        """n generator samples (in eval mode), drawn with a generator of their own (``seed``;
-        default: the run's seed + 1), so that evaluation never moves the training RNG."""
-        generator = torch.Generator().manual_seed(self.settings.seed + 1 if seed is None else seed)
-        was_training = self.G.training
-        self.G.eval()
-        out = torch.cat([self.G(self.latent(min(batch_size, n - i), generator)[0]) for i in range(0, n, batch_size)])
-        self.G.train(was_training)
-        return out
-
-    @torch.no_grad()
     def mi_reading(self, n: int = 2000) -> float:
         """The statistics network's DV reading of I(G(eps, c); c) on n fresh samples (nats; a lower
         bound up to sampling noise, and only as good as T)."""
-        generator = torch.Generator().manual_seed(self.settings.seed + 2)
-        z, c = self.latent(n, generator)
-        was_training = self.G.training
-        self.G.eval()
-        self.mi.eval()
-        value = self.mi(self.G(z), c).mi_nats.item()
-        self.G.train(was_training)
-        return value
+        z, c = self.latent(n, torch.Generator().manual_seed(self.settings.seed + 2))
+        return self.in_eval(lambda: self.mi(self.G(z), c).mi_nats.item())
 
     def evaluate(self) -> dict[str, Any]:
         samples = self.sample(self.settings.eval_samples)

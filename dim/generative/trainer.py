@@ -1,9 +1,11 @@
 """The training loop shared by the adversarial models (GAN, ALI): steps, tensorboard scalars,
 a progress bar, periodic evaluation, and atomic checkpoints that resume exactly.
 
-A subclass owns its networks and optimizers (``self.modules``, ``self.optimizers``), draws its
-own batches from ``self.generator`` (a seeded ``torch.Generator``, saved in the checkpoint with
-torch's global RNG), and implements ``train_step()`` and ``evaluate()``. The checkpoint
+A subclass owns its networks and optimizers (``self.modules``, ``self.optimizers``), its
+generator network ``self.G`` and training set ``self.dataset``, draws its batches from
+``self.generator`` (a seeded ``torch.Generator``, saved in the checkpoint with torch's global
+RNG) through :meth:`batch_rows`, and implements ``generator_input()``, ``train_step()`` and
+``evaluate()``; :meth:`sample` and :meth:`in_eval` serve every model's evaluation. The checkpoint
 (``checkpoint.pt``, loadable with ``weights_only=True``) holds the state dicts, the optimizer
 states, both RNG states, the step and the settings; ``resume`` refuses a checkpoint of another
 kind (a DIM or ALI checkpoint given to the GAN) or with other settings (only ``steps`` may grow).
@@ -86,6 +88,7 @@ class AdversarialTrainer(ABC):
     """Loop, logging and checkpoints around a model's ``train_step`` and ``evaluate``."""
 
     kind = "adversarial"  # checkpoint format: f"dim-{kind}-checkpoint-1"
+    sample_batch_size = 500  # generator inputs drawn per batch in sample() (their order fixes the samples)
 
     def __init__(self, settings: Any, out_dir: str | Path | None, device: torch.device) -> None:
         self.settings, self.device = settings, device
@@ -102,12 +105,41 @@ class AdversarialTrainer(ABC):
         return f"dim-{self.kind}-checkpoint-1"
 
     @abstractmethod
+    def generator_input(self, n: int, generator: torch.Generator) -> Tensor:
+        """n inputs of ``self.G`` (noise and codes), (n, ...) on the device, drawn with ``generator``."""
+
+    @abstractmethod
     def train_step(self) -> dict[str, float]:
         """One update of every network; returns scalars for the log."""
 
     @abstractmethod
     def evaluate(self) -> dict[str, Any]:
         """The model's metrics at this step (modes, reconstructions, ...)."""
+
+    # ------------------------------------------------------------ sampling
+    def batch_rows(self) -> Tensor:
+        """Row indices of one training batch of ``self.dataset``, drawn with the run's generator."""
+        return torch.randint(len(self.dataset), (self.settings.batch_size,), generator=self.generator)
+
+    @torch.no_grad()
+    def in_eval(self, function):
+        """``function()`` with every network in eval mode and no gradients; modes restored after."""
+        modes = {key: module.training for key, module in self.modules.items()}
+        for module in self.modules.values():
+            module.eval()
+        try:
+            return function()
+        finally:
+            for key, module in self.modules.items():
+                module.train(modes[key])
+
+    def sample(self, n: int, seed: int | None = None) -> Tensor:
+        """n samples G(input) in eval mode, the inputs drawn with a generator of their own (``seed``;
+        default the run's seed + 1), so that evaluation never moves the training RNG."""
+        generator = torch.Generator().manual_seed(self.settings.seed + 1 if seed is None else seed)
+        size = self.sample_batch_size
+        return self.in_eval(lambda: torch.cat([self.G(self.generator_input(min(size, n - i), generator))
+                                               for i in range(0, n, size)]))  # fmt: skip
 
     # ----------------------------------------------------------------- state
     def state(self) -> dict[str, Any]:
@@ -202,14 +234,8 @@ class AdversarialTrainer(ABC):
         return result
 
     def _record(self, writer) -> None:
-        for module in self.modules.values():
-            module.eval()
-        try:
-            with torch.random.fork_rng(devices=[]):  # evaluation never moves the training RNG
-                metrics = {"step": self.step, **self.evaluate()}
-        finally:
-            for module in self.modules.values():
-                module.train()
+        with torch.random.fork_rng(devices=[]):  # evaluation never moves the training RNG
+            metrics = {"step": self.step, **self.in_eval(self.evaluate)}
         self.history.append(metrics)
         if writer is not None:
             for key, value in metrics.items():
