@@ -833,7 +833,7 @@ def estimate_mi(
         batch_size, steps, lr, weight_decay, hidden, embedding_dim: critic training (Adam).
             The defaults (128-unit sub-networks, lr 1e-3, patience 10) replaced 256 units,
             lr 3e-4 and patience 20 after a sweep on ``dim.tasks.DISTRIBUTION_TASKS``
-            (``scripts/bench_distributions.py``; 2.9x faster than commit fe24eb0 there with
+            (``scripts/bench_distributions.py``; 3.0x faster than commit fe24eb0 there with
             ``--time``).
         lr_schedule: "constant", or "cosine" (lr decays to 0 over ``steps`` by a half cosine:
             steadier late validation readings on hard tasks; early stopping still applies).
