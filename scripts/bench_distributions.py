@@ -5,6 +5,7 @@
         [--bmi-python /tmp/venv-bmi/bin/python] [--bmi-methods mine,infonce] [--mist-python ...]
         [--merge results/bench_distributions.json]
     python scripts/bench_distributions.py --time --baseline COMMIT [--tasks ...] [--seeds ...]
+    python scripts/bench_distributions.py --plot-only        # redraw the PNG from the JSON
 
 Tasks: ``dim.tasks.DISTRIBUTION_TASKS`` (Student-t with 1, 2, 3, 5 degrees of freedom at 1 x 1
 and 5 x 5, normal-CDF / half-cube / spiral warps, additive uniform noise, sparse and dense
@@ -133,12 +134,21 @@ def plot(cells: list[dict], tasks: list[str], names: list[str], path: Path) -> N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, ax = plt.subplots(figsize=(max(8, 0.6 * len(tasks)), 4.5))
+    figure, ax = plt.subplots(figsize=(max(8, 0.12 * len(tasks) * len(names)), 5))
     width = 0.8 / len(names)
     for i, name in enumerate(names):
         part = [next(c for c in cells if c["task"] == t and c["method"] == name) for t in tasks]
         ax.bar(np.arange(len(tasks)) + i * width, [100 * c["relative_error"] for c in part], width,
                yerr=[100 * c["std"] / c["truth"] for c in part], capsize=2, label=name)  # fmt: skip
+    low, high = -100, 60  # a diverged peer (thousands of %) would flatten every other bar
+    for i, name in enumerate(names):
+        for j, t in enumerate(tasks):
+            cell = next(c for c in cells if c["task"] == t and c["method"] == name)
+            error = 100 * cell["relative_error"]
+            if not low <= error <= high:
+                ax.annotate(f"{error:+.0f}%", (j + i * width, low if error < low else high), fontsize=6,
+                            rotation=90, ha="center", va="bottom" if error < low else "top")  # fmt: skip
+    ax.set_ylim(low, high)
     ax.axhline(0, color="k", linewidth=0.8)
     for limit in (-10, 10):
         ax.axhline(limit, color="grey", linestyle=":", linewidth=0.8)
@@ -211,8 +221,14 @@ def main() -> None:
     parser.add_argument("--baseline", default="fe24eb0", help="the commit to time against")
     parser.add_argument("--merge", default=None, help="an earlier run's JSON whose other methods join the table")
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_distributions"))
+    parser.add_argument("--plot-only", action="store_true", help="redraw <out>.png from <out>.json, run nothing")
     args = parser.parse_args()
-    if args.time:
+    if args.plot_only:
+        saved = json.loads(Path(args.out).with_suffix(".json").read_text())
+        cells = saved["cells"]
+        plot(cells, list(dict.fromkeys(c["task"] for c in cells)), list(dict.fromkeys(c["method"] for c in cells)),
+             Path(args.out).with_suffix(".png"))  # fmt: skip
+    elif args.time:
         timing(args)
     else:
         accuracy(args)
