@@ -8,8 +8,10 @@ the same views on any device), then applied to the whole batch at once:
 * random resized crop + rotation + shear + horizontal flip: one (N, 2, 3) affine matrix per
   image, applied by one ``affine_grid`` / ``grid_sample`` (bilinear, zeros outside);
 * colour jitter: per-image brightness, contrast and saturation factors, broadcast as
-  (N, 1, 1, 1) tensors; grayscale of RGB images with probability p per image, through
-  ``torchvision.transforms.v2.functional.rgb_to_grayscale`` on the whole batch.
+  (N, 1, 1, 1) tensors; per-image hue shifts as one (N, 3, 3) colour matrix each (a rotation
+  of the chroma plane in YIQ space: luma kept, gray kept; torchvision's ``adjust_hue`` takes
+  one factor for the whole batch); grayscale of RGB images with probability p per image,
+  through ``torchvision.transforms.v2.functional.rgb_to_grayscale`` on the whole batch.
 
 ``strength`` scales every magnitude at once: 0 gives the images back unchanged, 1 the
 settings as written, values above 1 stronger views (crop scale and probabilities clipped
@@ -29,7 +31,11 @@ from torch.nn import functional as F
 
 from dim.errors import ConfigError
 
-__all__ = ["ViewAugment", "affine_matrices", "jitter_colours", "random_grayscale"]
+__all__ = ["ViewAugment", "affine_matrices", "jitter_colours", "random_grayscale", "rotate_hue"]
+
+# RGB -> YIQ (NTSC, the luma row is the ITU-R 601 weights of rgb_to_grayscale); its inverse
+_RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)
 
 
 def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> Tensor:
@@ -88,6 +94,20 @@ def jitter_colours(images: Tensor, brightness: Tensor, contrast: Tensor, saturat
     return images
 
 
+def rotate_hue(images: Tensor, shift: Tensor) -> Tensor:
+    """RGB images (N, 3, H, W) in [0, 1] with their hue turned by ``shift`` (N,) turns (0.5 = 180
+    degrees), clipped to [0, 1]: each pixel's chroma (I, Q) rotated by 2 pi shift in YIQ space, its
+    luma Y kept, so gray pixels stay as they are and a whole turn gives the image back."""
+    angle = 2 * math.pi * shift.float()
+    cos, sin = angle.cos(), angle.sin()
+    rotation = torch.zeros(len(shift), 3, 3, device=shift.device)
+    rotation[:, 0, 0] = 1.0
+    rotation[:, 1, 1], rotation[:, 1, 2], rotation[:, 2, 1], rotation[:, 2, 2] = cos, -sin, sin, cos
+    forward, back = _RGB_TO_YIQ.to(shift.device), _YIQ_TO_RGB.to(shift.device)
+    matrices = back @ rotation @ forward  # (N, 3, 3), one colour map per image
+    return torch.einsum("nij,njhw->nihw", matrices, images.float()).clamp(0, 1).to(images.dtype)
+
+
 def random_grayscale(images: Tensor, chosen: Tensor) -> Tensor:
     """RGB images (N, 3, H, W) with the rows where ``chosen`` (N,) bool is set made gray (3 equal channels)."""
     gray = _grayscale(images).expand_as(images)
@@ -100,8 +120,9 @@ class ViewAugment:
 
     scale: crop area fraction range; ratio: crop aspect-ratio range; degrees: rotation range
     (+-); shear: x-shear range in degrees (+-); flip: horizontal-flip probability;
-    brightness, contrast, saturation: jitter amounts a (factor ~ U(1 - a, 1 + a));
-    grayscale: probability of a gray RGB view; strength: multiplies all of them (0: off).
+    brightness, contrast, saturation: jitter amounts a (factor ~ U(1 - a, 1 + a)); hue: shift
+    ~ U(-h, h) turns, h <= 0.5 (RGB only; :func:`rotate_hue`); grayscale: probability of a gray
+    RGB view; strength: multiplies all of them (0: off).
     """
 
     scale: tuple[float, float] = (0.5, 1.0)
@@ -113,12 +134,15 @@ class ViewAugment:
     contrast: float = 0.0
     saturation: float = 0.0
     grayscale: float = 0.0
+    hue: float = 0.0
     strength: float = 1.0
 
     def __post_init__(self) -> None:
         problems = [f"{f} must be >= 0, got {getattr(self, f)}" for f in
-                    ("degrees", "shear", "flip", "brightness", "contrast", "saturation", "grayscale", "strength")
-                    if getattr(self, f) < 0]  # fmt: skip
+                    ("degrees", "shear", "flip", "brightness", "contrast", "saturation", "grayscale", "hue",
+                     "strength") if getattr(self, f) < 0]  # fmt: skip
+        if self.hue > 0.5:
+            problems.append(f"hue must be at most 0.5 (half a turn), got {self.hue}")
         if not 0 < self.scale[0] <= self.scale[1] <= 1:
             problems.append(f"scale must satisfy 0 < low <= high <= 1, got {tuple(self.scale)}")
         if not 0 < self.ratio[0] <= self.ratio[1]:
@@ -156,14 +180,18 @@ class ViewAugment:
         brightness, contrast, saturation = (_uniform(n, max(0.0, 1 - s * a), 1 + s * a, generator)
                                             for a in (self.brightness, self.contrast, self.saturation))  # fmt: skip
         gray = torch.rand(n, generator=generator) < min(1.0, s * self.grayscale)
+        rgb = images.shape[1] == 3
+        # drawn last, and only when used: settings without hue keep the random stream they had
+        hue = _uniform(n, -min(0.5, s * self.hue), min(0.5, s * self.hue), generator) if rgb and self.hue else None
         device, dtype = images.device, images.dtype
         theta = theta.to(device=device, dtype=torch.float32, non_blocking=True)
         grid = F.affine_grid(theta, list(images.shape), align_corners=False)
         views = F.grid_sample(images.float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        rgb = images.shape[1] == 3
         if self.brightness or self.contrast or (rgb and self.saturation):
             views = jitter_colours(views, brightness.to(device), contrast.to(device),
                                    saturation.to(device) if rgb and self.saturation else None)  # fmt: skip
+        if hue is not None:
+            views = rotate_hue(views, hue.to(device))
         if rgb and self.grayscale:
             views = random_grayscale(views, gray.to(device))
         return views.to(dtype).contiguous(memory_format=_memory_format(images))

@@ -5,7 +5,7 @@ import torch
 
 from dim.cli import compose
 from dim.errors import ConfigError
-from dim.views import ViewAugment, affine_matrices
+from dim.views import ViewAugment, affine_matrices, rotate_hue
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -76,8 +76,39 @@ def test_digit_preset_never_flips_and_rgb_presets_do():
 
 def test_bad_settings_are_refused_with_the_key():
     with pytest.raises(ConfigError, match="unknown keys"):
-        ViewAugment.from_config({"hue": 0.1})
+        ViewAugment.from_config({"solarize": 0.1})
+    with pytest.raises(ConfigError, match="hue must be at most 0.5"):
+        ViewAugment.from_config({"hue": 0.7})
     with pytest.raises(ConfigError, match="scale"):
         ViewAugment.from_config({"scale": [0.0, 1.0]})
     with pytest.raises(ConfigError, match="sequences"):
         RGB(torch.rand(4, 3, 32), torch.Generator())
+
+
+def test_hue_rotation_keeps_luma_and_gray_and_a_whole_turn_is_the_identity():
+    torch.manual_seed(0)
+    images = 0.25 + 0.5 * torch.rand(4, 3, 8, 8)  # mid-range colours: no clipping for small turns
+    gray = torch.full((1, 3, 8, 8), 0.4)
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    shift = torch.tensor([0.02, -0.03, 0.05, 0.0])
+    turned = rotate_hue(images, shift)
+    assert torch.allclose((turned * luma).sum(1), (images * luma).sum(1), atol=1e-5)  # Y is kept
+    assert not torch.allclose(turned[:3], images[:3], atol=1e-3)  # the chroma did turn
+    assert torch.allclose(turned[3], images[3], atol=1e-6)  # a zero shift is the identity
+    assert torch.allclose(rotate_hue(turned, -shift), images, atol=1e-5)  # -h undoes +h
+    assert torch.allclose(rotate_hue(images, torch.ones(4)), images, atol=1e-5)  # a whole turn
+    assert torch.allclose(rotate_hue(gray, torch.tensor([0.37])), gray, atol=1e-6)  # gray has no hue
+
+
+def test_hue_draws_leave_the_views_of_settings_without_hue_unchanged():
+    images = torch.rand(16, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    plain = ViewAugment(scale=(0.2, 1.0), brightness=0.4, contrast=0.4, saturation=0.4)
+    with_hue = ViewAugment(scale=(0.2, 1.0), brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1)
+    a = plain(images, torch.Generator().manual_seed(3))
+    b = with_hue(images, torch.Generator().manual_seed(3))
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    # same crops and jitter factors (hue drawn last), only the chroma differs: luma agrees where
+    # neither view was clipped
+    inside = ((a > 0.02) & (a < 0.98) & (b > 0.02) & (b < 0.98)).all(1)
+    assert torch.allclose((a * luma).sum(1)[inside], (b * luma).sum(1)[inside], atol=1e-4)
+    assert not torch.allclose(a, b, atol=1e-3)
