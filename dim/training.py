@@ -248,8 +248,9 @@ class Trainer:
             self.optimizers["probe"] = torch.optim.Adam(self.probe.parameters(), lr=cfg.probe.lr)
         self.lr_schedule = cfg.trainer.get("lr_schedule", "constant")
         scheduled_lr(lr, 0, 1, self.lr_schedule)  # reject an unknown schedule before any work
-        # the schedule's horizon: every update of trainer.epochs (each rank takes B of a B x world batch)
-        self.total_steps = len(self.data.train) // (cfg.trainer.batch_size * self.world) * cfg.trainer.epochs
+        # each rank takes its own B rows of a B x world batch; the schedule's horizon is every update
+        self.steps_per_epoch = len(self.data.train) // (cfg.trainer.batch_size * self.world)
+        self.total_steps = self.steps_per_epoch * cfg.trainer.epochs
         self.use_amp = bool(cfg.amp) and self.device.type == "cuda"
         # bfloat16 where the GPU has it (float32's range: no loss scaling); else float16 + GradScaler
         self.amp_dtype = torch.bfloat16 if self.use_amp and torch.cuda.is_bf16_supported() else torch.float16
@@ -368,8 +369,8 @@ class Trainer:
             loss = loss + cfg.gamma * generator_loss
             scalars["loss/prior_generator"] = generator_loss.detach()
         lr = scheduled_lr(self.cfg.trainer.lr, self.step, self.total_steps, self.lr_schedule)
-        for name in ("model", "discriminator"):  # the online probe keeps its own constant rate
-            for group in self.optimizers[name].param_groups if name in self.optimizers else ():
+        for optimizer in (self.optimizers[k] for k in ("model", "discriminator") if k in self.optimizers):
+            for group in optimizer.param_groups:  # the online probe keeps its own constant rate
                 group["lr"] = lr
         optimizer = self.optimizers["model"]
         optimizer.zero_grad(set_to_none=True)
@@ -448,9 +449,7 @@ class Trainer:
         from tqdm.auto import tqdm
 
         t = self.cfg.trainer
-        train = self.data.train
-        per_epoch = len(train) // (t.batch_size * self.world)  # each rank: its own B rows of a B x world batch
-        total = per_epoch * t.epochs
+        per_epoch, total = self.steps_per_epoch, self.total_steps
         writer = SummaryWriter(str(self.out_dir / "tensorboard")) if self.rank == 0 else None
         bar = tqdm(total=total, initial=self.step, disable=not t.progress or self.rank != 0, desc="dim",
                    dynamic_ncols=True)  # fmt: skip

@@ -121,7 +121,7 @@ def merged_runs(path: str, runs: list[dict], names: list[str], tasks: list[str],
         raise SystemExit(f"error: {path} was run with n={earlier['n']}, seeds {earlier['seeds']}; "
                          f"merge only a run with n={n}, seeds {seeds} (the same arrays)")  # fmt: skip
     kept = [r for r in earlier["runs"] if r["method"] not in names and r["task"] in tasks and r["seed"] in seeds]
-    missing = {t for t in tasks} - {r["task"] for r in kept}
+    missing = set(tasks) - {r["task"] for r in kept}
     if kept and missing:
         raise SystemExit(f"error: {path} lacks the tasks {', '.join(sorted(missing))}; merge a run over the same tasks")
     earlier_names = list(dict.fromkeys(r["method"] for r in kept))
@@ -136,14 +136,12 @@ def plot(cells: list[dict], tasks: list[str], names: list[str], path: Path) -> N
 
     figure, ax = plt.subplots(figsize=(max(8, 0.12 * len(tasks) * len(names)), 5))
     width = 0.8 / len(names)
+    low, high = -100, 60  # a diverged peer (thousands of %) would flatten every other bar
     for i, name in enumerate(names):
         part = [next(c for c in cells if c["task"] == t and c["method"] == name) for t in tasks]
         ax.bar(np.arange(len(tasks)) + i * width, [100 * c["relative_error"] for c in part], width,
                yerr=[100 * c["std"] / c["truth"] for c in part], capsize=2, label=name)  # fmt: skip
-    low, high = -100, 60  # a diverged peer (thousands of %) would flatten every other bar
-    for i, name in enumerate(names):
-        for j, t in enumerate(tasks):
-            cell = next(c for c in cells if c["task"] == t and c["method"] == name)
+        for j, cell in enumerate(part):  # label the bars that leave the axis
             error = 100 * cell["relative_error"]
             if not low <= error <= high:
                 ax.annotate(f"{error:+.0f}%", (j + i * width, low if error < low else high), fontsize=6,
