@@ -5,9 +5,9 @@
   training split's label frequencies (the marginal the probe is fitted under), not of the test
   labels the cross-entropy is measured on. The value is tight when the probe is the true
   posterior (the case the seeds call tight) and can never exceed that H(label).
-* ``label_mi_estimate``: a MINE-family estimate of I(code; label) with its interval, the
-  label side embedded as a class (kind "label").
-* ``input_code_mi``: I(X; code + sigma * eps). A deterministic encoder on continuous input
+* ``label_mi_estimate``: a MINE estimate (DV bound) of I(code; label) with its interval, the
+  label side embedded as a class (kind "label"); ``estimator=`` picks another head.
+* ``input_code_mi``: a MINE estimate of I(X; code + sigma * eps). A deterministic encoder on continuous input
   has I(X; code) = inf; adding Gaussian noise of a stated sigma (in units of each code
   dimension's standard deviation) makes the quantity finite and comparable.
 * ``neural_dependency``: DIM's neural dependency measure, KL(p(z) || prod_i p(z_i)), the
@@ -46,10 +46,11 @@ def label_mi_barber_agakov(train_x, train_y, test_x, test_y, seed: int = 0) -> d
 
 
 def label_mi_estimate(x, y, seed: int = 0, **kwargs) -> dict:
-    """estimate_mi(code, label) with the label side as kind "label"; nats, bits, interval."""
+    """estimate_mi(code, label) with the label side as kind "label", MINE unless ``estimator`` is
+    given in kwargs; nats, bits, interval."""
     check_features(np.asarray(x), np.asarray(y), "code")
     result = estimate_mi(np.asarray(x, dtype=np.float32), np.asarray(y).astype(np.int64), y_kind="label",
-                         seed=seed, **kwargs)  # fmt: skip
+                         seed=seed, **{"estimator": "mine", **kwargs})  # fmt: skip
     return {"mi_nats": result.mi_nats, "mi_bits": result.mi_bits, "ci_nats": list(result.ci_nats),
             "ceiling_nats": result.ceiling_nats, "warnings": result.warnings}  # fmt: skip
 
@@ -60,7 +61,7 @@ def input_code_mi(inputs, codes, sigma: float = 0.1, seed: int = 0, **kwargs) ->
     check_features(codes, None, "code")
     rng = np.random.default_rng(seed)
     noisy = codes + sigma * codes.std(0, keepdims=True) * rng.standard_normal(codes.shape).astype(np.float32)
-    result = estimate_mi(np.asarray(inputs, dtype=np.float32), noisy, seed=seed, **kwargs)
+    result = estimate_mi(np.asarray(inputs, dtype=np.float32), noisy, seed=seed, **{"estimator": "mine", **kwargs})
     return {"mi_nats": result.mi_nats, "mi_bits": result.mi_bits, "ci_nats": list(result.ci_nats), "sigma": sigma,
             "ceiling_nats": result.ceiling_nats, "warnings": result.warnings}  # fmt: skip
 

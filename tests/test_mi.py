@@ -21,7 +21,7 @@ def test_short_training_recovers_known_mi(lr_schedule):
     assert result.mi_nats == pytest.approx(1.0, abs=0.15)
     assert result.ci_nats[0] <= 1.0 <= result.ci_nats[1] + 0.05  # the truth, not the estimate itself
     assert result.mi_bits == pytest.approx(result.mi_nats / math.log(2))
-    assert result.ceiling_nats is None
+    assert result.ceiling_nats == pytest.approx(math.log(512))  # the default reads out InfoNCE here
     assert result.rows == {"train": 1800, "val": 300, "calibration": 300, "test": 512}
     assert result.history and result.history[-1]["step"] == result.steps
 
@@ -114,6 +114,35 @@ def test_infonce_saturates_at_its_ceiling_and_warns():
     assert result.ceiling_nats == pytest.approx(math.log(128))
     assert result.mi_nats > math.log(128) - 0.5  # a trained critic reaches the cap at 6.2 nats
     assert any("ceiling" in w for w in result.warnings)
+
+
+def test_auto_reports_infonce_below_its_ceiling():
+    """The default estimator far below log B is InfoNCE itself: same value, same interval."""
+    x, y = sample_correlated_gaussians(3000, 2, gaussian_rho_for_mi(1.0, 2), seed=3)
+    auto = estimate_mi(x, y, **FAST)
+    infonce = estimate_mi(x, y, estimator="infonce", **FAST)
+    assert auto.estimator == "infonce" and auto.auto_choice["reported"] == "infonce"
+    assert (auto.mi_nats, auto.ci_nats) == (infonce.mi_nats, infonce.ci_nats)
+    assert auto.mi_nats == pytest.approx(1.0, abs=0.15)
+    assert auto.to_dict()["auto_choice"]["infonce_ceiling_nats"] == pytest.approx(math.log(512))
+
+
+def test_auto_switches_to_mine_near_the_infonce_ceiling():
+    """4 nats read out in blocks of B = 8: InfoNCE cannot pass log 8 = 2.08 and reads within 2
+    nats of it, so the default trains MINE too; MINE's DV readout is not capped, reads higher on
+    the early-stopping rows, and is reported: above log 8, at most the truth."""
+    x, y = sample_correlated_gaussians(3000, 2, gaussian_rho_for_mi(4.0, 2), seed=0)
+    result = estimate_mi(x, y, **{**FAST, "readout_batch_size": 8})
+    choice = result.auto_choice
+    assert math.log(8) - 2.0 <= choice["infonce_nats"] <= math.log(8)
+    assert choice["reported"] == "mine" and (result.estimator, result.readout) == ("mine", "dv")
+    assert math.log(8) < result.mi_nats == choice["mine_nats"] and result.ci_nats[0] <= 4.0
+    assert any("MINE (no ceiling) was trained too" in w for w in result.warnings)
+
+
+def test_auto_refuses_a_readout_override():
+    with pytest.raises(ConfigError, match="name the estimator"):
+        estimate_mi(np.zeros((200, 2)), np.zeros((200, 2)), readout="dv")
 
 
 def test_combined_interval_adds_run_spread_to_the_widest_run():
