@@ -51,6 +51,8 @@ __all__ = [
     "bmi_spiral",
     "student_t_correction",
     "student_t_mi",
+    "student_t_log_ratio",
+    "additive_uniform_log_ratio",
 ]
 
 
@@ -391,6 +393,26 @@ def student_t_mi(corr: np.ndarray, dim_x: int, dof: float) -> float:
     return multinormal_mi(corr, dim_x) + student_t_correction(dof, dim_x, len(corr) - dim_x)
 
 
+def student_t_log_ratio(x: np.ndarray, y: np.ndarray, dof: float) -> np.ndarray:
+    """The true critic log p(x, y) / (p(x) p(y)) of :func:`sample_student_t` with identity
+    dispersion: x (..., dx) and y (..., dy), broadcast against each other -> (...). With
+    r = |v|^2, a d-dimensional t_nu(0, I) has
+
+        log p_d(v) = lgamma((nu + d)/2) - lgamma(nu/2) - (d/2) log(nu pi) - ((nu + d)/2) log(1 + r/nu),
+
+    and the marginals of x and y are t_nu(0, I) of their own dimension. Its mean over the joint
+    is :func:`student_t_mi` of the identity."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+    def log_density(r: np.ndarray, d: int) -> np.ndarray:
+        half = 0.5 * (dof + d)
+        return gammaln(half) - gammaln(0.5 * dof) - 0.5 * d * math.log(dof * math.pi) - half * np.log1p(r / dof)
+
+    rx, ry = np.sum(x * x, axis=-1), np.sum(y * y, axis=-1)
+    dx, dy = x.shape[-1], y.shape[-1]
+    return log_density(rx + ry, dx + dy) - log_density(rx, dx) - log_density(ry, dy)
+
+
 def sample_student_t(n: int, corr: np.ndarray, dim_x: int, dof: float, *, seed: int = 0
                      ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """(x, y) ~ multivariate t_nu(0, corr): z / sqrt(w / nu) with z ~ N(0, corr) and one
@@ -450,6 +472,17 @@ def additive_uniform_mi(eps: float) -> float:
     if eps <= 0:
         raise ValueError(f"eps must be positive, got {eps}")
     return eps - math.log(2 * eps) if eps <= 0.5 else 0.25 / eps
+
+
+def additive_uniform_log_ratio(x: np.ndarray, y: np.ndarray, eps: float) -> np.ndarray:
+    """The true critic log p(y | x) / p(y) of :func:`sample_additive_uniform`: x, y (..., 1)
+    broadcast -> (...). Inside the band |y - x| < eps it is -log(2 eps) - log p_Y(y), p_Y the
+    trapezoid of :func:`additive_uniform_mi`; outside, -inf (the pair cannot occur)."""
+    x, y = np.asarray(x, dtype=np.float64)[..., 0], np.asarray(y, dtype=np.float64)[..., 0]
+    density_y = (np.clip(y + eps, 0.0, 1.0) - np.clip(y - eps, 0.0, 1.0)) / (2 * eps)
+    inside = np.abs(y - x) < eps
+    with np.errstate(divide="ignore"):
+        return np.where(inside, -math.log(2 * eps) - np.log(np.where(inside, density_y, 1.0)), -np.inf)
 
 
 def sample_additive_uniform(n: int, eps: float, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@
         [--bmi-python /tmp/venv-bmi/bin/python] [--bmi-methods mine,infonce] [--mist-python ...]
         [--merge results/bench_distributions.json]
     python scripts/bench_distributions.py --time --baseline COMMIT [--tasks ...] [--seeds ...]
-    python scripts/bench_distributions.py --plot-only        # redraw the PNG from the JSON
+    python scripts/bench_distributions.py --report-only      # re-summarise the JSON's runs
 
 Tasks: ``dim.tasks.DISTRIBUTION_TASKS`` (Student-t with 1, 2, 3, 5 degrees of freedom at 1 x 1
 and 5 x 5, normal-CDF / half-cube / spiral warps, additive uniform noise, sparse and dense
@@ -13,8 +13,9 @@ multinormals at 5 x 5 and 25 x 25, a 5-nat case), n rows each, every method on t
 arrays (seed s draws the sample of repetition s). A dim method is ``estimator:transform``
 with every other setting at its default. Per task and method: truth, mean +- std over seeds,
 relative error, interval coverage (a lower bound: the lower 95% limit at most the truth; an
-estimate: the interval contains the truth), how often the value was floored, and the median
-seconds; per dim method also where the time went (critic steps, early-stopping evaluations,
+estimate: the interval contains the truth), whether the interval pooled over the seeds (widened
+by their spread, as ``estimate_mi(..., seeds=r)`` does) covers the truth, how often the value was
+floored, and the median seconds; per dim method also where the time went (critic steps, early-stopping evaluations,
 readout, bootstrap). Writes results/bench_distributions.{json,md,png}.
 
 ``--time --baseline COMMIT``: median seconds per estimate of the default ``estimate_mi`` of
@@ -44,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench_gaussian import run_ksg, run_peer  # noqa: E402
 
-from dim.mi import estimate_mi  # noqa: E402
+from dim.mi import combine_intervals, estimate_mi  # noqa: E402
 from dim.report import markdown_table, parallel_map, save_figure, write_results  # noqa: E402
 from dim.tasks import DISTRIBUTION_TASKS  # noqa: E402
 
@@ -66,6 +67,11 @@ def run_other(name: str, run, task: str, seed: int, n: int) -> dict:
 
 
 def summarise(task: str, method: str, runs: list[dict]) -> dict:
+    """Mean +- std over seeds, error of the mean, median seconds; for dim methods the coverage of
+    each run's interval (a lower bound: lower limit <= truth; an estimate: it contains the truth),
+    floored runs, and ``pooled_covers``: whether the interval of the seeds pooled by
+    :func:`dim.mi.combine_intervals` (the rule of ``estimate_mi(..., seeds=r)``, which widens by the
+    seed-to-seed spread) covers the truth in the same sense."""
     truth = DISTRIBUTION_TASKS[task].mi_nats
     values = np.array([r["mi"] for r in runs])
     cell = {"task": task, "method": method, "truth": truth, "mean": float(values.mean()),
@@ -74,9 +80,14 @@ def summarise(task: str, method: str, runs: list[dict]) -> dict:
             "seconds": float(np.median([r["seconds"] for r in runs]))}  # fmt: skip
     if "ci" in runs[0]:
         lower_bound = runs[0]["is_lower_bound"]
-        cell["coverage"] = float(np.mean([r["ci"][0] <= truth if lower_bound else r["ci"][0] <= truth <= r["ci"][1]
-                                          for r in runs]))  # fmt: skip
+
+        def covers(interval) -> bool:
+            return interval[0] <= truth if lower_bound else interval[0] <= truth <= interval[1]
+
+        cell["coverage"] = float(np.mean([covers(r["ci"]) for r in runs]))
         cell["floored"] = int(sum(r["floored"] for r in runs))
+        if len(runs) > 1:
+            cell["pooled_covers"] = bool(covers(combine_intervals(values, [tuple(r["ci"]) for r in runs])))
     return cell
 
 
@@ -97,19 +108,26 @@ def accuracy(args) -> None:
     names = [f"dim {m}" for m in methods] + list(others)
     if args.merge:
         runs, names = merged_runs(args.merge, runs, names, tasks, seeds, args.n)
-    cells = [summarise(t, m, [r for r in runs if r["task"] == t and r["method"] == m]) for t in tasks for m in names]
-    rows = [[c["task"], c["method"], c["truth"], f"{c['mean']:.3f} +- {c['std']:.3f}", f"{c['relative_error']:+.1%}",
-             f"{c['coverage']:.0%}" if "coverage" in c else "", str(c.get("floored", "")), f"{c['seconds']:.1f}"]
-            for c in cells]  # fmt: skip
-    table = markdown_table(["task", "method", "true MI", "mean +- std", "error", "coverage", "floored", "median s"],
-                           rows)  # fmt: skip
     dim_runs = [r for r in runs if r["method"] in {f"dim {m}" for m in methods}]  # this invocation's runs
     where = {k: float(np.median([r["timings"][k] for r in dim_runs])) for k in dim_runs[0]["timings"]}
+    report({"n": args.n, "seeds": seeds, "runs": runs, "time_split": where}, tasks, names, args.out)
+
+
+def report(payload: dict, tasks: list[str], names: list[str], out: str) -> None:
+    """Summarise ``payload["runs"]`` per task and method; write <out>.{json,md,png}."""
+    runs = payload["runs"]
+    cells = [summarise(t, m, [r for r in runs if r["task"] == t and r["method"] == m]) for t in tasks for m in names]
+    rows = [[c["task"], c["method"], c["truth"], f"{c['mean']:.3f} +- {c['std']:.3f}", f"{c['relative_error']:+.1%}",
+             f"{c['coverage']:.0%}" if "coverage" in c else "",
+             {True: "yes", False: "no"}.get(c.get("pooled_covers"), ""), str(c.get("floored", "")),
+             f"{c['seconds']:.1f}"] for c in cells]  # fmt: skip
+    table = markdown_table(["task", "method", "true MI", "mean +- std", "error", "coverage", "seeds pooled cover",
+                            "floored", "median s"], rows)  # fmt: skip
+    where = payload["time_split"]
     time_line = "median seconds per dim estimate: " + ", ".join(f"{k} {v:.2f}" for k, v in where.items())
     print(table + "\n\n" + time_line)
-    write_results(args.out, {"n": args.n, "seeds": seeds, "cells": cells, "runs": runs, "time_split": where},
-                  table + "\n\n" + time_line)  # fmt: skip
-    plot(cells, tasks, names, Path(args.out).with_suffix(".png"))
+    write_results(out, {**payload, "cells": cells}, table + "\n\n" + time_line)
+    plot(cells, tasks, names, Path(out).with_suffix(".png"))
 
 
 def merged_runs(path: str, runs: list[dict], names: list[str], tasks: list[str], seeds: list[int],
@@ -219,13 +237,14 @@ def main() -> None:
     parser.add_argument("--baseline", default="fe24eb0", help="the commit to time against")
     parser.add_argument("--merge", default=None, help="an earlier run's JSON whose other methods join the table")
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_distributions"))
-    parser.add_argument("--plot-only", action="store_true", help="redraw <out>.png from <out>.json, run nothing")
+    parser.add_argument("--report-only", action="store_true",
+                        help="re-summarise <out>.json's runs into <out>.{json,md,png}, run nothing")  # fmt: skip
     args = parser.parse_args()
-    if args.plot_only:
+    if args.report_only:
         saved = json.loads(Path(args.out).with_suffix(".json").read_text())
-        cells = saved["cells"]
-        plot(cells, list(dict.fromkeys(c["task"] for c in cells)), list(dict.fromkeys(c["method"] for c in cells)),
-             Path(args.out).with_suffix(".png"))  # fmt: skip
+        runs = saved["runs"]
+        report(saved, list(dict.fromkeys(r["task"] for r in runs)), list(dict.fromkeys(r["method"] for r in runs)),
+               args.out)  # fmt: skip
     elif args.time:
         timing(args)
     else:

@@ -3,7 +3,7 @@
     python scripts/repro_gaussian.py [--dims 2,20] [--rhos -0.9,-0.6,-0.3,0,0.3,0.6,0.9] [--n 10000]
 
 X, Y in R^d with componentwise correlation rho; I(X; Y) = -(d/2) log(1 - rho^2). Each point
-is one held-out estimate of dim's default estimator (MINE, separable critic) and one KSG
+is one held-out estimate of dim's default estimator ("auto", separable critic) and one KSG
 (k = 3) estimate on the same samples. The accuracy target applies up to 4 nats; beyond it
 the table reports what the estimators read. Writes results/gaussian_fig1.{json,md,png}.
 """

@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
-from bench_distributions import merged_runs  # noqa: E402
+from bench_distributions import merged_runs, summarise  # noqa: E402
 
 
 def _run(method, task, seed, mi):
@@ -33,3 +33,17 @@ def test_merge_refuses_a_run_on_other_arrays(tmp_path):
     path.write_text(json.dumps({"n": 200, "seeds": [0, 1], "runs": [_run("KSG (k=3)", "a", 0, 0.5)]}))
     with pytest.raises(SystemExit, match="n=200"):
         merged_runs(str(path), [], ["dim dv:rank"], ["a"], [0, 1], 100)
+
+
+def test_pooled_seeds_widen_an_estimate_by_their_spread():
+    """Three SMILE-like estimates of the 0.224-nat Cauchy pair, 0.20 / 0.21 / 0.19 with +-0.02
+    intervals: one run's interval reaches the truth (coverage 1/3). Pooled, the interval is
+    0.20 -+ (0.02 + t(0.975, 2) * 0.01 / sqrt(3)) = [0.155, 0.245]: it covers the truth."""
+    runs = [{**_run("dim smile:rank", "student-t-dof1-1x1", s, v), "ci": [v - 0.02, v + 0.02],
+             "is_lower_bound": False, "floored": False} for s, v in enumerate((0.20, 0.21, 0.19))]  # fmt: skip
+    cell = summarise("student-t-dof1-1x1", "dim smile:rank", runs)
+    assert cell["coverage"] == pytest.approx(1 / 3)
+    assert cell["pooled_covers"] is True
+    # 0.18 / 0.19 / 0.17 with +-0.001: pooled upper limit 0.18 + 0.001 + 0.0248 = 0.206 < 0.224
+    narrow = [{**r, "mi": v, "ci": [v - 0.001, v + 0.001]} for r, v in zip(runs, (0.18, 0.19, 0.17))]
+    assert summarise("student-t-dof1-1x1", "dim smile:rank", narrow)["pooled_covers"] is False
