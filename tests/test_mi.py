@@ -140,6 +140,15 @@ def test_auto_switches_to_mine_near_the_infonce_ceiling():
     assert any("MINE (no ceiling) was trained too" in w for w in result.warnings)
 
 
+def test_auto_with_seeds_reports_one_head_for_every_run(single_thread):
+    x, y = sample_correlated_gaussians(1500, 2, gaussian_rho_for_mi(1.0, 2), seed=3)
+    result = estimate_mi(x, y, seeds=2, **{**FAST, "steps": 200})
+    assert [r["estimator"] for r in result.runs] == ["infonce", "infonce"]
+    assert result.auto_choice["reported"] == "infonce" and "mine_nats" not in result.auto_choice
+    assert result.mi_nats == pytest.approx(np.mean([r["mi_nats"] for r in result.runs]))
+    assert result.auto_choice["infonce_nats"] == pytest.approx(result.mi_nats)
+
+
 def test_auto_refuses_a_readout_override():
     with pytest.raises(ConfigError, match="name the estimator"):
         estimate_mi(np.zeros((200, 2)), np.zeros((200, 2)), readout="dv")
