@@ -2,7 +2,8 @@
 
     python scripts/bench_estimators.py [--truths 2,4,8] [--seeds 0,1,2,3,4] [--n 10000] [--jobs 2]
 
-For each estimator (its default readout) and each true MI, ``--seeds`` independent samples of
+For each estimator (its default readout; "auto" reports InfoNCE or MINE, and the table names
+which) and each true MI, ``--seeds`` independent samples of
 n pairs (componentwise correlation set by the truth), each estimated with ``estimate_mi``'s
 defaults and that seed. Per cell: mean +- std of the reported value, bias, RMSE, and the
 coverage of the 95% interval: for a lower bound, the share of runs whose lower limit is at
@@ -29,7 +30,8 @@ from dim.tasks import gaussian_rho_for_mi, sample_correlated_gaussians  # noqa: 
 def one_run(estimator: str, truth: float, seed: int, n: int, dim: int) -> dict:
     x, y = sample_correlated_gaussians(n, dim, gaussian_rho_for_mi(truth, dim), seed=seed)
     r = estimate_mi(x, y, estimator=estimator, seed=seed)
-    return {"estimator": estimator, "truth": truth, "seed": seed, "mi": r.mi_nats, "ci": list(r.ci_nats),
+    return {"estimator": estimator, "reported": r.estimator, "truth": truth, "seed": seed, "mi": r.mi_nats,
+            "ci": list(r.ci_nats),
             "is_lower_bound": r.is_lower_bound, "raw": r.raw_mi_nats, "floored": r.floored,
             "lower_bound": r.lower_bound_nats, "lower_bound_ci": r.lower_bound_ci_nats, "seconds": r.seconds}  # fmt: skip
 
@@ -74,7 +76,9 @@ def main() -> None:
             cells.append({"estimator": estimator, "truth": truth, **cell})
             kind = "bound" if "bound_mean" not in cell else "estimate"
             bound = f"{cell['bound_mean']:.3f} +- {cell['bound_std']:.3f}" if kind == "estimate" else ""
-            rows.append([estimator, kind, truth, f"{cell['mean']:.3f} +- {cell['std']:.3f}",
+            reported = sorted({r["reported"] for r in runs if r["estimator"] == estimator and r["truth"] == truth})
+            name = estimator if reported == [estimator] else f"{estimator} (reported: {', '.join(reported)})"
+            rows.append([name, kind, truth, f"{cell['mean']:.3f} +- {cell['std']:.3f}",
                          f"{cell['bias']:+.3f}", f"{cell['rmse']:.3f}", f"{cell['coverage']:.0%}", bound,
                          f"{cell.get('bound_coverage', float('nan')):.0%}" if kind == "estimate" else "",
                          f"{cell['seconds']:.1f}"])  # fmt: skip
