@@ -141,16 +141,17 @@ class _LabelNet(nn.Module):
 
 
 def default_network(
-    kind: str, example: Tensor, out_dim: int, hidden: int = 256, num_classes: int | None = None
+    kind: str, example: Tensor, out_dim: int, hidden: int = 256, num_classes: int | None = None, layers: int = 2
 ) -> nn.Module:
     """The default sub-network for one side of a critic.
 
     kind: one of ``KINDS``; example: a batch of that side (shapes are read from it);
-    out_dim: the embedding width; num_classes: for "label" (default: max label + 1).
+    out_dim: the embedding width; num_classes: for "label" (default: max label + 1);
+    layers: hidden layers of the "vector" MLP (the other kinds have fixed depths).
     """
     if kind == "vector":
         in_dim = 1 if example.dim() == 1 else example[0].numel()
-        return nn.Sequential(_Flatten2d(), mlp(in_dim, hidden, out_dim))
+        return nn.Sequential(_Flatten2d(), mlp(in_dim, hidden, out_dim, layers=layers))
     if kind == "image":
         if example.dim() != 4:
             raise ValueError(f'kind="image" needs (N, C, H, W) input, got shape {tuple(example.shape)}')
@@ -238,7 +239,8 @@ def make_critic(
     twice the data for one network), "bilinear", "concat", or a user ``nn.Module`` mapping
     (x (N, ...), y (M, ...)) -> (N, M), returned as is. x_kind / y_kind: see ``KINDS``;
     inferred with :func:`infer_kind` when None. hidden: width of the sub-networks;
-    embedding_dim: width of f(x) and g(y) for separable/bilinear critics.
+    embedding_dim: width of f(x) and g(y) for separable/bilinear critics; layers: hidden
+    layers of the vector sub-networks (separable, shared, bilinear) or of h (concat).
     """
     if isinstance(critic, nn.Module):
         return critic
@@ -255,10 +257,10 @@ def make_critic(
         if x_kind != y_kind or x.shape[1:] != y.shape[1:]:
             raise ValueError(f"critic='shared' needs x and y of one kind and shape, got {x_kind} "
                              f"{tuple(x.shape[1:])} and {y_kind} {tuple(y.shape[1:])}; use 'separable'")  # fmt: skip
-        f = default_network(x_kind, x, embedding_dim, hidden, x_classes)
+        f = default_network(x_kind, x, embedding_dim, hidden, x_classes, layers)
         return SeparableCritic(f, f, embedding_dim)
-    f = default_network(x_kind, x, embedding_dim, hidden, x_classes)
-    g = default_network(y_kind, y, embedding_dim, hidden, y_classes)
+    f = default_network(x_kind, x, embedding_dim, hidden, x_classes, layers)
+    g = default_network(y_kind, y, embedding_dim, hidden, y_classes, layers)
     if critic == "bilinear":
         return BilinearCritic(f, g, embedding_dim)
     return SeparableCritic(f, g, embedding_dim)

@@ -845,6 +845,8 @@ def estimate_mi(
         readout: override the readout: "dv", "nwj", "nwj_shifted", "infonce", "smile".
         x_kind, y_kind: "vector", "image", "sequence", "label"; inferred when unambiguous.
         batch_size, steps, lr, weight_decay, hidden, embedding_dim: critic training (Adam).
+        critic_layers: hidden layers of the critic's vector sub-networks (or of a concat
+            critic's head).
             The defaults (128-unit sub-networks, lr 1e-3, patience 10) replaced 256 units,
             lr 3e-4 and patience 20 after a sweep on ``dim.tasks.DISTRIBUTION_TASKS``
             (``scripts/bench_distributions.py``; 3.0x faster than commit fe24eb0 there with

@@ -63,3 +63,13 @@ def test_shared_critic_uses_one_network_and_refuses_mismatched_sides():
     assert critic.f is critic.g and critic(x, y).shape == (8, 8)
     with pytest.raises(ValueError, match="one kind and shape"):
         make_critic(torch.randn(8, 4), torch.randn(8, 5), "shared")
+
+
+@pytest.mark.parametrize("name", ["separable", "shared", "bilinear"])
+def test_layers_set_the_depth_of_vector_sub_networks(name):
+    x, y = torch.randn(6, 3), torch.randn(6, 3)
+    for layers in (1, 3):
+        critic = make_critic(x, y, name, hidden=8, embedding_dim=4, layers=layers)
+        hidden = [m for m in critic.f.modules() if isinstance(m, torch.nn.ELU)]
+        assert len(hidden) == layers
+        assert critic(x, y).shape == (6, 6)
