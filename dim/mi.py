@@ -845,12 +845,12 @@ def estimate_mi(
         readout: override the readout: "dv", "nwj", "nwj_shifted", "infonce", "smile".
         x_kind, y_kind: "vector", "image", "sequence", "label"; inferred when unambiguous.
         batch_size, steps, lr, weight_decay, hidden, embedding_dim: critic training (Adam).
-        critic_layers: hidden layers of the critic's vector sub-networks (or of a concat
-            critic's head).
             The defaults (128-unit sub-networks, lr 1e-3, patience 10) replaced 256 units,
             lr 3e-4 and patience 20 after a sweep on ``dim.tasks.DISTRIBUTION_TASKS``
             (``scripts/bench_distributions.py``; 3.0x faster than commit fe24eb0 there with
             ``--time``).
+        critic_layers: hidden layers of the critic's vector sub-networks (or of a concat
+            critic's head).
         lr_schedule: "constant", or "cosine" (lr decays to 0 over ``steps`` by a half cosine:
             steadier late validation readings on hard tasks; early stopping still applies).
         eval_every, patience: validation readout every ``eval_every`` steps; stop after
@@ -932,15 +932,14 @@ def estimate_mi(
         for run_seed in range(seed, seed + seeds):
             for fold in fold_ids:
                 results.append(_fit_once(
-                    xt, yt, estimator=head, readout=readout or ESTIMATORS[head], critic=critic, x_kind=x_kind, y_kind=y_kind,
-                fractions=split, fold=fold, folds=folds or 1, split_rows=parts, transform=transform,
-                batch_size=batch_size, steps=steps, lr=lr,
-                lr_schedule=lr_schedule, weight_decay=weight_decay, hidden=hidden, embedding_dim=embedding_dim,
-                critic_layers=critic_layers, eval_every=eval_every,
-                patience=patience, readout_batch_size=readout_batch_size, bootstrap=bootstrap, clip=clip,
-                mine_alpha=mine_alpha, calibrate=calibrate, seed=run_seed, device=dev, amp=amp,
-                progress=progress,
-            ))  # fmt: skip
+                    xt, yt, estimator=head, readout=readout or ESTIMATORS[head], critic=critic, x_kind=x_kind,
+                    y_kind=y_kind, fractions=split, fold=fold, folds=folds or 1, split_rows=parts,
+                    transform=transform, batch_size=batch_size, steps=steps, lr=lr, lr_schedule=lr_schedule,
+                    weight_decay=weight_decay, hidden=hidden, embedding_dim=embedding_dim,
+                    critic_layers=critic_layers, eval_every=eval_every, patience=patience,
+                    readout_batch_size=readout_batch_size, bootstrap=bootstrap, clip=clip, mine_alpha=mine_alpha,
+                    calibrate=calibrate, seed=run_seed, device=dev, amp=amp, progress=progress,
+                ))  # fmt: skip
         return results
 
     if estimator != "auto":

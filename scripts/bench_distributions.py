@@ -14,9 +14,9 @@ arrays (seed s draws the sample of repetition s). A dim method is ``estimator:tr
 with every other setting at its default. Per task and method: truth, mean +- std over seeds,
 relative error, interval coverage (a lower bound: the lower 95% limit at most the truth; an
 estimate: the interval contains the truth), whether the interval pooled over the seeds (widened
-by their spread, as ``estimate_mi(..., seeds=r)`` does) covers the truth, how often the value was
-floored, and the median seconds; per dim method also where the time went (critic steps, early-stopping evaluations,
-readout, bootstrap). Writes results/bench_distributions.{json,md,png}.
+by their spread, as ``estimate_mi(..., seeds=r)`` does) covers the truth, how often the value
+was floored, and the median seconds; per dim method also where the time went (critic steps,
+early-stopping evaluations, readout, bootstrap). Writes results/bench_distributions.{json,md,png}.
 
 ``--time --baseline COMMIT``: median seconds per estimate of the default ``estimate_mi`` of
 this tree and of COMMIT (checked out into a temporary git worktree and run in a subprocess),

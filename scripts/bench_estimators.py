@@ -72,11 +72,12 @@ def main() -> None:
     rows, cells = [], []
     for estimator in estimators:
         for truth in truths:
-            cell = summarise([r for r in runs if r["estimator"] == estimator and r["truth"] == truth])
+            cell_runs = [r for r in runs if r["estimator"] == estimator and r["truth"] == truth]
+            cell = summarise(cell_runs)
             cells.append({"estimator": estimator, "truth": truth, **cell})
             kind = "bound" if "bound_mean" not in cell else "estimate"
             bound = f"{cell['bound_mean']:.3f} +- {cell['bound_std']:.3f}" if kind == "estimate" else ""
-            reported = sorted({r["reported"] for r in runs if r["estimator"] == estimator and r["truth"] == truth})
+            reported = sorted({r["reported"] for r in cell_runs})
             name = estimator if reported == [estimator] else f"{estimator} (reported: {', '.join(reported)})"
             rows.append([name, kind, truth, f"{cell['mean']:.3f} +- {cell['std']:.3f}",
                          f"{cell['bias']:+.3f}", f"{cell['rmse']:.3f}", f"{cell['coverage']:.0%}", bound,

@@ -255,19 +255,24 @@ def test_additive_uniform_truth_matches_monte_carlo_and_ksg(eps):
         assert np.array_equal(task.sample(100, seed=9)[1], sample_additive_uniform(100, eps, seed=9)[1])
 
 
+
+def _assert_true_critic(log_ratio, x, y, truth):
+    """The mean of a true critic over joint pairs is I(X; Y) (within 4 standard errors), and its
+    exponential averages to 1 over independent pairs (E_q[p/q] = 1; y shifted by one row)."""
+    joint = log_ratio(x, y)
+    assert np.isfinite(joint).all()  # every joint pair is possible
+    assert abs(joint.mean() - truth) < 4 * joint.std() / np.sqrt(len(joint))
+    independent = np.exp(log_ratio(x, np.roll(y, 1, axis=0)))
+    assert independent.mean() == pytest.approx(1.0, abs=4 * independent.std() / np.sqrt(len(independent)))
+
+
 @pytest.mark.parametrize("dof, dim_x", [(1, 1), (2, 5), (5, 5)])
 def test_student_t_true_critic_averages_to_the_known_mi(dof, dim_x):
-    """The mean of the closed-form log-ratio over joint draws is I(X; Y) (within 4 standard errors);
-    its exponential averages to 1 over independent pairs (E_q[p/q] = 1)."""
     from dim.tasks import sample_student_t, student_t_log_ratio, student_t_mi
 
     corr = np.eye(2 * dim_x)
     x, y = sample_student_t(200_000, corr, dim_x, dof, seed=0)
-    log_ratio = student_t_log_ratio(x, y, dof)
-    standard_error = log_ratio.std() / np.sqrt(len(log_ratio))
-    assert abs(log_ratio.mean() - student_t_mi(corr, dim_x, dof)) < 4 * standard_error
-    independent = np.exp(student_t_log_ratio(x, np.roll(y, 1, axis=0), dof))
-    assert independent.mean() == pytest.approx(1.0, abs=4 * independent.std() / np.sqrt(len(independent)))
+    _assert_true_critic(lambda a, b: student_t_log_ratio(a, b, dof), x, y, student_t_mi(corr, dim_x, dof))
 
 
 @pytest.mark.parametrize("eps", [0.1, 0.75])
@@ -275,9 +280,5 @@ def test_additive_uniform_true_critic_averages_to_the_known_mi(eps):
     from dim.tasks import additive_uniform_log_ratio, additive_uniform_mi, sample_additive_uniform
 
     x, y = sample_additive_uniform(200_000, eps, seed=0)
-    log_ratio = additive_uniform_log_ratio(x, y, eps)
-    assert np.isfinite(log_ratio).all()  # every joint pair lies in the band
-    assert abs(log_ratio.mean() - additive_uniform_mi(eps)) < 4 * log_ratio.std() / np.sqrt(len(log_ratio))
-    independent = np.exp(additive_uniform_log_ratio(x, np.roll(y, 1, axis=0), eps))
-    assert independent.mean() == pytest.approx(1.0, abs=4 * independent.std() / np.sqrt(len(independent)))
+    _assert_true_critic(lambda a, b: additive_uniform_log_ratio(a, b, eps), x, y, additive_uniform_mi(eps))
     assert additive_uniform_log_ratio(np.zeros((1, 1)), np.full((1, 1), 2 * eps), eps)[0] == -np.inf
