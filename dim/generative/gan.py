@@ -56,7 +56,7 @@ class GANSettings(LoopSettings):
     beta: float = 1.0               # weight of I(G(eps, c); c); 0: the vanilla GAN
     steps: int = 6000
     batch_size: int = 100
-    lr: float = 1e-4                # Adam (beta1 = 0.5) for G, D and T
+    lr: float = 1e-3                # Adam (beta1 = 0.5) for G, D and T (the appendix: 1e-4, with 50,000 steps)
     noise_dim: int = 10             # eps
     code_dim: int = 50              # c: its dimension (categorical: its number of categories)
     code: str = "categorical"         # c ~ gaussian N(0, I) | uniform U(-1, 1) | categorical (one-hot)
