@@ -1,11 +1,13 @@
 """MINE Sec. 5.2 (Fig. 6, Table 2), reduced: ALI against ALI + MINE on the 25 Gaussians and the digits.
 
-    python scripts/repro_ali.py                      # reduced budget, about 15 minutes on one CPU thread
+    python scripts/repro_ali.py --jobs 2             # reduced budget, about 45 minutes on 2 CPU cores
     python scripts/repro_ali.py --full               # the paper's network sizes (DCGAN width 64, 400 units), long
     python scripts/repro_ali.py --eval-split validation --beta 0.5   # tuning, on held-out training images
 
-For each dataset, ALI (beta = 0) and ALI + MINE (beta: --beta, default 1 on the grid and 5 on the
-digits, chosen on validation pilots) train with identical settings,
+For each dataset, ALI (beta = 0), ALI + MINE (a statistics network per path, as the paper) and
+ALI + MINE with one statistics network shared by both paths (``statistics=shared``, our variant;
+dim/generative/ali.py) train with identical settings (betas: --beta, default 1 and 1 on the grid,
+1 and 3 on the digits, chosen on validation pilots),
 networks, batches and latents, once per seed (dim/generative/ali.py). Reconstructions
 x_rec = G(E(x)) of held-out data are scored by the Euclidean error ||x - x_rec||_2 (digits: in
 the [0, 1] pixel scale), the reconstruction accuracy (a digit classifier, trained once on the
@@ -32,12 +34,15 @@ from dim.report import markdown_table, parallel_map, save_figure, write_results 
 
 # the paper's Table 2, MNIST: euclidean reconstruction error, reconstruction accuracy %, MS-SSIM
 PAPER_MNIST = {"ALI": ("14.24", "45.95", "0.97"), "ALICE": ("5.20", "98.17", "0.98"), "ALI + MINE": ("9.73", "96.10", "0.99")}
-# reduced budget (one CPU thread; lr and the digits' beta chosen on pilot runs read on the
-# validation split) and the paper's sizes (--full); "beta" is ALI + MINE's (ALI: 0)
-REDUCED = {"grid": {"steps": 3000, "hidden": 128, "lr": 1e-4, "beta": 1.0},
-           "digits": {"steps": 1000, "width": 8, "lr": 5e-4, "beta": 5.0}}
-FULL = {"grid": {"steps": 30_000, "hidden": 400, "lr": 1e-4, "beta": 1.0},
-        "digits": {"steps": 50_000, "width": 64, "lr": 1e-4, "beta": 1.0}}
+# the models compared, with their settings beside the shared ones: ALI (beta 0), ALI + MINE as the
+# paper (a statistics network per path) and our variant with one statistics network for both paths
+MODELS = {"ALI": {}, "ALI + MINE": {"statistics": "separate"}, "ALI + MINE, shared T": {"statistics": "shared"}}
+# reduced budget (one CPU thread; the digits' steps, lr and betas chosen on pilot runs read on the
+# validation split; the grid's not tuned) and the paper's sizes (--full); "betas": each MINE model's beta
+REDUCED = {"grid": {"steps": 3000, "hidden": 128, "lr": 1e-4, "betas": {"ALI + MINE": 1.0, "ALI + MINE, shared T": 1.0}},
+           "digits": {"steps": 4000, "width": 8, "lr": 5e-4, "betas": {"ALI + MINE": 1.0, "ALI + MINE, shared T": 3.0}}}
+FULL = {"grid": {"steps": 30_000, "hidden": 400, "lr": 1e-4, "betas": {"ALI + MINE": 1.0, "ALI + MINE, shared T": 1.0}},
+        "digits": {"steps": 50_000, "width": 64, "lr": 1e-4, "betas": {"ALI + MINE": 1.0, "ALI + MINE, shared T": 1.0}}}
 DIGITS_SHOWN = 12
 
 
@@ -48,7 +53,7 @@ def run(data: str, model: str, seed: int, sizes: dict, eval_split: str, classifi
 
     from dim.generative.ali import ALISettings, ALITrainer
 
-    values = {**sizes, "beta": sizes["beta"] if model == "ALI + MINE" else 0.0}
+    values = {**{k: v for k, v in sizes.items() if k != "betas"}, **MODELS[model], "beta": sizes["betas"].get(model, 0.0)}
     settings = ALISettings(data=data, seed=seed, eval_split=eval_split, progress=False, **values)
     trainer = ALITrainer(settings, classifier=classifier)
     start = time.perf_counter()
@@ -78,12 +83,13 @@ def summarise(runs: list[dict], keys: tuple[str, ...]) -> dict[str, tuple[float,
     return {key: mean_std([r["final"][key] for r in runs]) for key in keys if key in runs[0]["final"]}
 
 
-def verdict(ali: dict, mine: dict, key: str, higher_is_better: bool) -> str:
-    """Whether ALI + MINE beats ALI on ``key`` by more than the seed spread (the larger std)."""
+def verdict(ali: dict, mine: dict, key: str, higher_is_better: bool, name: str = "ALI + MINE") -> str:
+    """Whether ``name`` beats ALI on ``key`` by more than the seed spread (the larger std; the sum of
+    the two stds is printed beside it)."""
     gain = (mine[key][0] - ali[key][0]) * (1 if higher_is_better else -1)
-    spread = max(ali[key][1], mine[key][1])
-    return f"{key}: ALI + MINE {'better' if gain > 0 else 'worse'} by {abs(gain):.3f}, seed spread {spread:.3f}: " + (
-        "target met" if gain > spread else f"target missed by {spread - gain:.3f}")
+    spread, total = max(ali[key][1], mine[key][1]), ali[key][1] + mine[key][1]
+    return (f"{key}: {name} {'better' if gain > 0 else 'worse'} by {abs(gain):.3f}, seed spread {spread:.3f} "
+            f"(sum of stds {total:.3f}): " + ("target met" if gain > spread else f"target missed by {spread - gain:.3f}"))
 
 
 def fmt(summary: dict, key: str, scale: float = 1.0, digits: int = 3) -> str:
@@ -101,8 +107,8 @@ def plot_grid(runs: dict, path: Path, command: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(2, 2, figsize=(9, 9))
-    for row, name in enumerate(("ALI", "ALI + MINE")):
+    figure, axes = plt.subplots(len(runs), 2, figsize=(9, 4.5 * len(runs)), squeeze=False)
+    for row, name in enumerate(runs):
         shown = runs[name]["figure"]
         x, x_rec, samples = shown["x"][:500], shown["x_rec"][:500], shown["samples"]
         axes[row, 0].scatter(x[:, 0], x[:, 1], s=3, c="tab:gray", label="data")
@@ -120,15 +126,15 @@ def plot_grid(runs: dict, path: Path, command: str) -> None:
 
 
 def plot_digits(runs: dict, path: Path, command: str) -> None:
-    """Rows: test digits, ALI's reconstructions, ALI + MINE's, then samples of each (first seed)."""
+    """Rows: test digits, each model's reconstructions, then each model's samples (first seed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [("test digits x", runs["ALI"]["figure"]["x"]), ("ALI: G(E(x))", runs["ALI"]["figure"]["x_rec"]),
-            ("ALI + MINE: G(E(x))", runs["ALI + MINE"]["figure"]["x_rec"]),
-            ("ALI: samples", runs["ALI"]["figure"]["samples"]), ("ALI + MINE: samples", runs["ALI + MINE"]["figure"]["samples"])]  # fmt: skip
+    rows = [("test digits x", runs["ALI"]["figure"]["x"]),
+            *((f"{name}: G(E(x))", run["figure"]["x_rec"]) for name, run in runs.items()),
+            *((f"{name}: samples", run["figure"]["samples"]) for name, run in runs.items())]
     figure, axes = plt.subplots(len(rows), DIGITS_SHOWN, figsize=(DIGITS_SHOWN * 0.9, len(rows) * 1.05))
     for r, (label, images) in enumerate(rows):
         for c in range(DIGITS_SHOWN):
@@ -144,7 +150,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="grid,digits")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--beta", type=float, help="weight of the MI terms in ALI + MINE (default: grid 1, digits 5)")
+    parser.add_argument("--beta", type=float, help="weight of the MI terms in both MINE models (default: grid 1 and 1, "
+                                                   "digits 1 (separate) and 3 (shared T))")  # fmt: skip
     parser.add_argument("--full", action="store_true", help="the paper's network sizes and a long budget")
     parser.add_argument("--lr", type=float, help="override the learning rate (default: grid 1e-4, digits 5e-4)")
     parser.add_argument("--grid-steps", type=int, help="override the grid's steps")
@@ -156,10 +163,11 @@ def main() -> None:
     args = parser.parse_args()
     sizes = {data: dict(values) for data, values in (FULL if args.full else REDUCED).items()}
     for data, steps in (("grid", args.grid_steps), ("digits", args.digits_steps)):
-        overrides = {"steps": steps, "beta": args.beta, "lr": args.lr}
+        overrides = {"steps": steps, "lr": args.lr, "betas": None if args.beta is None else
+                     {name: args.beta for name in sizes[data]["betas"]}}  # fmt: skip
         sizes[data].update({key: value for key, value in overrides.items() if value is not None})
     datasets, seeds = args.data.split(","), [int(s) for s in args.seeds.split(",")]
-    models = ("ALI", "ALI + MINE")
+    models = tuple(MODELS)
     classifier = digit_classifier(args.eval_split, args.classifier_epochs) if "digits" in datasets else None
     items = [(data, name, seed, sizes[data], args.eval_split, classifier if data == "digits" else None)
              for data in datasets for name in models for seed in seeds]  # fmt: skip
@@ -173,7 +181,7 @@ def main() -> None:
     tables, verdicts = [], []
 
     def betas(data: str) -> list[tuple[str, float]]:
-        return [("ALI", 0.0), ("ALI + MINE", sizes[data]["beta"])]
+        return [(name, sizes[data]["betas"].get(name, 0.0)) for name in models]
 
     if "digits" in datasets:
         rows = [[f"{name} (ours, beta {beta:g})", fmt(summary["digits"][name], "recon_error", digits=2),
@@ -183,9 +191,9 @@ def main() -> None:
         tables.append(markdown_table([f"digits ({args.eval_split}, {len(seeds)} seeds, mean ± std)",
                                       "recon error ‖x − G(E(x))‖₂", "recon accuracy %", "MS-SSIM",
                                       "MINE I(x; E(x)) nats"], rows))  # fmt: skip
-        ali, mine = summary["digits"]["ALI"], summary["digits"]["ALI + MINE"]
-        verdicts += ["digits " + verdict(ali, mine, "recon_error", False), "digits " + verdict(ali, mine, "recon_accuracy", True),
-                     "digits " + verdict(ali, mine, "ms_ssim", True)]  # fmt: skip
+        ali = summary["digits"]["ALI"]
+        verdicts += [f"digits {verdict(ali, summary['digits'][name], key, higher, name)}" for name in models[1:]
+                     for key, higher in (("recon_error", False), ("recon_accuracy", True), ("ms_ssim", True))]  # fmt: skip
     if "grid" in datasets:
         rows = [[f"{name} (ours, beta {beta:g})", fmt(summary["grid"][name], "recon_error"),
                  fmt(summary["grid"][name], "recon_mode_match", 100, 1), fmt(summary["grid"][name], "sample_modes", digits=1),
@@ -194,8 +202,9 @@ def main() -> None:
         tables.append(markdown_table([f"25 Gaussians ({len(seeds)} seeds, mean ± std)", "recon error ‖x − G(E(x))‖₂",
                                       "x_rec in the mode of x %", "modes of samples (of 25)", "samples' reverse KL",
                                       "MINE I(x; E(x)) nats"], rows))  # fmt: skip
-        ali, mine = summary["grid"]["ALI"], summary["grid"]["ALI + MINE"]
-        verdicts += ["grid " + verdict(ali, mine, "recon_error", False), "grid " + verdict(ali, mine, "recon_mode_match", True)]
+        ali = summary["grid"]["ALI"]
+        verdicts += [f"grid {verdict(ali, summary['grid'][name], key, higher, name)}" for name in models[1:]
+                     for key, higher in (("recon_error", False), ("recon_mode_match", True))]  # fmt: skip
     markdown = "\n\n".join(tables) + "\n\n" + "\n".join(f"- {line}" for line in verdicts)
     if classifier is not None:
         markdown += f"\n- digit classifier (the judge of reconstruction accuracy): {classifier.test_accuracy:.1%} on the {args.eval_split} digits"

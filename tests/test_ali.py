@@ -31,12 +31,16 @@ def run_script(*args: str) -> subprocess.CompletedProcess:
                           cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)  # fmt: skip
 
 
-def test_resume_reproduces_the_same_weights(tmp_path, single_thread):
-    straight = ALITrainer(tiny_grid(steps=40, beta=1.0), tmp_path / "straight")
+@pytest.mark.parametrize("statistics", ["separate", "shared"])
+def test_resume_reproduces_the_same_weights(tmp_path, single_thread, statistics):
+    settings = dict(beta=1.0, statistics=statistics)
+    straight = ALITrainer(tiny_grid(steps=40, **settings), tmp_path / "straight")
     straight.fit()
-    ALITrainer(tiny_grid(steps=20, beta=1.0), tmp_path / "halves").fit()
-    resumed = ALITrainer(tiny_grid(steps=40, beta=1.0), tmp_path / "halves")
+    ALITrainer(tiny_grid(steps=20, **settings), tmp_path / "halves").fit()
+    resumed = ALITrainer(tiny_grid(steps=40, **settings), tmp_path / "halves")
     assert resumed.resume() and resumed.step == 20
+    # shared: both paths still read one network after loading
+    assert (resumed.mi["encoder"].critic is resumed.mi["decoder"].critic) == (statistics == "shared")
     resumed.fit()
     for name, module in straight.modules.items():
         other = resumed.modules[name].state_dict()

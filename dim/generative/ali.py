@@ -23,10 +23,17 @@ statistics networks are pointwise T(x, z) -> (N,), conditioned on the code z: a 
 z as a dynamic bias per layer for images, an MLP on [x, z] for vectors). ``mi_paths`` keeps one
 path only ("encoder" or "decoder") for ablations.
 
+``statistics="shared"`` (our variant, not the paper's) reads both paths with one network T fit to
+the encoder's pairs: the DV bound E_p[T] - log E_{p(x) p(z)}[e^T] is a lower bound on I_p(G(z); z)
+for *any* T, so the decoder's term stays a bound, and raising it moves G(z) towards the x that T
+pairs with z under the encoder, which ties G to E's inverse (a learned cycle consistency). At the
+adversarial optimum the two joints are equal and so are the two paths' optimal T.
+
 Every step, each with its own Adam optimizer (lr 1e-4, beta1 0.5, as the MINE appendix):
 
 1. discriminator D:  max  E_x[log sigma(D(x, E(x)))] + E_z[log(1 - sigma(D(G(z), z)))];
-2. statistics networks T_q, T_p:  max  I_Tq(x; E(x)) and I_Tp(G(z); z) on detached pairs;
+2. statistics networks T_q, T_p:  max  I_Tq(x; E(x)) and I_Tp(G(z); z) on detached pairs
+   (``statistics="shared"``: one network T = T_q = T_p that ascends only the encoder's bound);
 3. encoder and decoder (non-saturating, labels swapped):
        min  L_adv - beta * (I_Tq(x; E(x)) + I_Tp(G(z); z)),
        L_adv = E_x[-log(1 - sigma(D(x, E(x))))] + E_z[-log sigma(D(G(z), z))],
@@ -85,6 +92,7 @@ IMAGE_DATA = ("digits", "mnist", "npz")
 ALI_DATA = (*TARGETS, *IMAGE_DATA)
 IMAGE_SHAPE = (1, 32, 32)
 MI_PATHS = ("both", "encoder", "decoder")
+STATISTICS = ("separate", "shared")
 EVAL_SPLITS = ("test", "validation")
 VALIDATION_SIZE = 500  # eval_split=validation: the last 500 training images (2-D: fresh samples)
 
@@ -97,6 +105,7 @@ class ALISettings(LoopSettings):
     data_root: str | None = None    # mnist: torchvision folder; npz: the .npz file
     beta: float = 1.0               # weight of the MI terms; 0: vanilla ALI
     mi_paths: str = "both"          # both | encoder: I(x; E(x)) | decoder: I(G(z); z)
+    statistics: str = "separate"    # separate: a statistics network per path | shared: one, fit on the encoder's pairs
     steps: int = 10_000
     batch_size: int = 100
     lr: float = 1e-4                # Adam (beta1 = 0.5) for E, G, D and T
@@ -110,7 +119,10 @@ class ALISettings(LoopSettings):
     eval_samples: int = 2500        # held-out points (2-D) / at most this many held-out images; samples G(z)
 
     def validate(self) -> None:
-        check_settings(self, {"data": ALI_DATA, "mi_paths": MI_PATHS, "eval_split": EVAL_SPLITS})
+        check_settings(self, {"data": ALI_DATA, "mi_paths": MI_PATHS, "eval_split": EVAL_SPLITS,
+                              "statistics": STATISTICS})  # fmt: skip
+        if self.statistics == "shared" and self.mi_paths != "both":
+            raise ConfigError(f"statistics=shared reads one network on both paths; it needs mi_paths=both, got {self.mi_paths!r}")
         if self.latent_dim < 0:
             raise ConfigError(f"latent_dim must be >= 0 (0: the data's default), got {self.latent_dim}")
         if self.data in ("mnist", "npz") and not self.data_root:
@@ -199,12 +211,17 @@ class ALITrainer(AdversarialTrainer):
             G, D = MLPGenerator(latent, 2, s.hidden), JointMLPDiscriminator(2, latent, s.hidden)
             statistics = [VectorStatistics(2, latent, s.hidden) for _ in range(2)]
         self.E, self.G, self.D = E.to(self.device), G.to(self.device), D.to(self.device)
+        if s.statistics == "shared":  # one network T, each path its own MINE moving average
+            statistics = [statistics[0], statistics[0]]
         self.mi = {path: MutualInformation(T, "mine", mine_alpha=s.mine_alpha, marginal="shuffle").to(self.device)
                    for path, T in zip(("encoder", "decoder"), statistics) if s.mi_paths in (path, "both")}  # fmt: skip
+        # the statistics networks that ascend their own path's bound (shared: T fits the encoder's pairs only)
+        self.fitted_paths = ("encoder",) if s.statistics == "shared" else tuple(self.mi)
         self.modules = {"encoder": self.E, "generator": self.G, "discriminator": self.D,
                         **{f"statistics_{path}": mi for path, mi in self.mi.items()}}  # fmt: skip
         adam = dict(lr=s.lr, betas=(0.5, 0.999))
-        self.optimizers = {k: torch.optim.Adam(m.parameters(), **adam) for k, m in self.modules.items()}
+        trained = {"encoder", "generator", "discriminator", *(f"statistics_{path}" for path in self.fitted_paths)}
+        self.optimizers = {k: torch.optim.Adam(m.parameters(), **adam) for k, m in self.modules.items() if k in trained}
 
     def use_classifier(self, classifier: TrainedClassifier) -> None:
         """Judge reconstruction accuracy with this trained digit classifier from now on."""
@@ -244,8 +261,8 @@ class ALITrainer(AdversarialTrainer):
         descend(self.optimizers["discriminator"], d_loss)
         # 2. statistics networks: ascend the MINE bounds on detached pairs
         estimates = self.mi_terms(x, code.detach(), x_tilde.detach(), z)
-        for path, estimate in estimates.items():
-            descend(self.optimizers[f"statistics_{path}"], -estimate.objective)
+        for path in self.fitted_paths:
+            descend(self.optimizers[f"statistics_{path}"], -estimates[path].objective)
         # 3. encoder and decoder: swapped labels (non-saturating) - beta * MI, clipped adaptively;
         #    the moving averages already took this batch in step 2
         adv_loss = F.softplus(self.D(x, code)).mean() + F.softplus(-self.D(x_tilde, z)).mean()
