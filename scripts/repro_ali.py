@@ -1,14 +1,14 @@
-"""MINE Sec. 5.2 (Fig. 6, Table 2), reduced: ALI against ALI + MINE on the 25 Gaussians and the digits.
+"""MINE Sec. 5.2 (Fig. 6, Table 2), reduced: ALI against two ALI + MINE models on the 25 Gaussians and the digits.
 
-    python scripts/repro_ali.py --jobs 2             # reduced budget, about 45 minutes on 2 CPU cores
+    python scripts/repro_ali.py --jobs 2             # reduced budget, 37 minutes on 2 CPU cores
     python scripts/repro_ali.py --full               # the paper's network sizes (DCGAN width 64, 400 units), long
     python scripts/repro_ali.py --eval-split validation --beta 0.5   # tuning, on held-out training images
 
 For each dataset, ALI (beta = 0), ALI + MINE (a statistics network per path, as the paper) and
-ALI + MINE with one statistics network shared by both paths (``statistics=shared``, our variant;
-dim/generative/ali.py) train with identical settings (betas: --beta, default 1 and 1 on the grid,
-1 and 3 on the digits, chosen on validation pilots),
-networks, batches and latents, once per seed (dim/generative/ali.py). Reconstructions
+ALI + MINE with one statistics network shared by both paths (``statistics=shared``, our variant)
+train with identical settings, networks, batches and latents, once per seed
+(dim/generative/ali.py); betas: --beta, default 1 and 1 on the grid, 1 and 3 on the digits,
+chosen on validation pilots. Reconstructions
 x_rec = G(E(x)) of held-out data are scored by the Euclidean error ||x - x_rec||_2 (digits: in
 the [0, 1] pixel scale), the reconstruction accuracy (a digit classifier, trained once on the
 training digits, labels x_rec as x's label) and MS-SSIM (torchmetrics, 3 scales at 32 px); on the
@@ -37,7 +37,7 @@ PAPER_MNIST = {"ALI": ("14.24", "45.95", "0.97"), "ALICE": ("5.20", "98.17", "0.
 # the models compared, with their settings beside the shared ones: ALI (beta 0), ALI + MINE as the
 # paper (a statistics network per path) and our variant with one statistics network for both paths
 MODELS = {"ALI": {}, "ALI + MINE": {"statistics": "separate"}, "ALI + MINE, shared T": {"statistics": "shared"}}
-# reduced budget (one CPU thread; the digits' steps, lr and betas chosen on pilot runs read on the
+# reduced budget (one CPU thread per run; the digits' steps, lr and betas chosen on pilot runs read on the
 # validation split; the grid's not tuned) and the paper's sizes (--full); "betas": each MINE model's beta
 REDUCED = {"grid": {"steps": 3000, "hidden": 128, "lr": 1e-4, "betas": {"ALI + MINE": 1.0, "ALI + MINE, shared T": 1.0}},
            "digits": {"steps": 4000, "width": 8, "lr": 5e-4, "betas": {"ALI + MINE": 1.0, "ALI + MINE, shared T": 3.0}}}
@@ -133,8 +133,8 @@ def plot_digits(runs: dict, path: Path, command: str) -> None:
     import matplotlib.pyplot as plt
 
     rows = [("test digits x", runs["ALI"]["figure"]["x"]),
-            *((f"{name}: G(E(x))", run["figure"]["x_rec"]) for name, run in runs.items()),
-            *((f"{name}: samples", run["figure"]["samples"]) for name, run in runs.items())]
+            *((f"{name}: G(E(x))", shown["figure"]["x_rec"]) for name, shown in runs.items()),
+            *((f"{name}: samples", shown["figure"]["samples"]) for name, shown in runs.items())]
     figure, axes = plt.subplots(len(rows), DIGITS_SHOWN, figsize=(DIGITS_SHOWN * 0.9, len(rows) * 1.05))
     for r, (label, images) in enumerate(rows):
         for c in range(DIGITS_SHOWN):

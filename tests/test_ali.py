@@ -52,6 +52,35 @@ def test_resume_reproduces_the_same_weights(tmp_path, single_thread, statistics)
     assert not all(torch.equal(v, fresh[k]) for k, v in straight.modules["encoder"].state_dict().items())
 
 
+def test_shared_statistics_network_is_fit_on_the_encoders_pairs_only(single_thread):
+    """After one step, the shared T equals the T of a run that has only the encoder's path (same
+    initialisation, batches and shuffles; beta 0 so that E and G take the same step): the decoder's
+    pairs never train it. Were they in its loss, the weights would differ."""
+    shared = ALITrainer(tiny_grid(beta=0.0, statistics="shared"))  # each trainer seeds torch's RNG: step it at once
+    shared.train_step()
+    encoder_only = ALITrainer(tiny_grid(beta=0.0, mi_paths="encoder"))
+    encoder_only.train_step()
+    for key, value in encoder_only.mi["encoder"].critic.state_dict().items():
+        assert torch.equal(value, shared.mi["encoder"].critic.state_dict()[key]), key
+    separate = ALITrainer(tiny_grid(beta=0.0))
+    separate.train_step()  # the control: its decoder network is another network, trained on other pairs
+    assert not all(torch.equal(v, separate.mi["decoder"].critic.state_dict()[k])
+                   for k, v in shared.mi["decoder"].critic.state_dict().items())  # fmt: skip
+
+
+def test_resume_accepts_a_checkpoint_written_before_a_setting_existed(tmp_path, single_thread):
+    """A checkpoint whose settings lack a newer field (here ``statistics``) resumes with its default."""
+    ALITrainer(tiny_grid(steps=2), tmp_path).fit()
+    path = tmp_path / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    del state["settings"]["statistics"]
+    torch.save(state, path)
+    resumed = ALITrainer(tiny_grid(steps=4), tmp_path)
+    assert resumed.resume() and resumed.step == 2
+    with pytest.raises(DimError, match="statistics: 'separate' -> 'shared'"):
+        ALITrainer(tiny_grid(steps=4, statistics="shared"), tmp_path).resume()
+
+
 @pytest.mark.parametrize("statistics", ["separate", "shared"])
 def test_mine_term_improves_reconstructions(single_thread, statistics):
     """Same seed, networks, batches and latents; only beta differs. Measured (seeds 0, 1, 2):

@@ -25,11 +25,13 @@ path only ("encoder" or "decoder") for ablations.
 
 ``statistics="shared"`` (our variant, not the paper's) reads both paths with one network T fit to
 the encoder's pairs: the DV bound E_p[T] - log E_{p(x) p(z)}[e^T] is a lower bound on I_p(G(z); z)
-for *any* T, so the decoder's term stays a bound, and raising it moves G(z) towards the x that T
-pairs with z under the encoder, which ties G to E's inverse (a learned cycle consistency). At the
+for *any* T, so the decoder's term stays a bound (no guarantee in itself: for a deterministic G
+that MI is unbounded). What does the work is the coupling: raising it moves G(z) towards the x
+that T pairs with z under the encoder, which ties G to E's inverse (a learned cycle consistency). At the
 adversarial optimum the two joints are equal and so are the two paths' optimal T.
 
-Every step, each with its own Adam optimizer (lr 1e-4, beta1 0.5, as the MINE appendix):
+Every step, each network with its own Adam optimizer (lr 1e-4, beta1 0.5, as the MINE appendix;
+a shared T has one):
 
 1. discriminator D:  max  E_x[log sigma(D(x, E(x)))] + E_z[log(1 - sigma(D(G(z), z)))];
 2. statistics networks T_q, T_p:  max  I_Tq(x; E(x)) and I_Tp(G(z); z) on detached pairs

@@ -1,8 +1,8 @@
 """GAN + MINE (Belghazi et al., 2018, Sec. 5.1, Eqn. 17): a generator that also maximises the
 mutual information between its samples and part of its input.
 
-The latent is z = [eps, c] with eps ~ N(0, I_noise_dim) and the code c ~ N(0, I_code_dim). The
-networks play three roles, each with its own Adam optimizer, in this order every step:
+The latent is z = [eps, c] with eps ~ N(0, I_noise_dim) and a code c (default: one-hot of
+code_dim categories). The networks play three roles, each with its own Adam optimizer, in this order every step:
 
 1. discriminator D:  max  E_data[log sigma(D(x))] + E_z[log(1 - sigma(D(G(z))))];
 2. statistics network T (via :class:`dim.mi.MutualInformation`, estimator "mine": the DV bound

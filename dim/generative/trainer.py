@@ -157,8 +157,10 @@ class AdversarialTrainer(ABC):
         if state.get("format") != self.format:
             raise DimError(f"{source} is a {str(state.get('format'))!r} checkpoint; scripts/train_{self.kind}.py "
                            f"resumes only its own ({self.format}): pass another out_dir")  # fmt: skip
-        saved, current = state["settings"], asdict(self.settings)
-        differences = [f"{k}: {saved.get(k)!r} -> {v!r}" for k, v in current.items()
+        # a setting added after the checkpoint was written reads as its default
+        defaults = {f.name: f.default for f in fields(self.settings)}
+        saved = {**defaults, **state["settings"]}
+        differences = [f"{k}: {saved.get(k)!r} -> {v!r}" for k, v in asdict(self.settings).items()
                        if k not in RESUMABLE and saved.get(k) != v]  # fmt: skip
         if differences:
             raise DimError(f"resume=true, but the settings differ from the checkpoint's: {'; '.join(differences)}; "
