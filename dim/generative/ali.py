@@ -27,8 +27,8 @@ path only ("encoder" or "decoder") for ablations.
 the encoder's pairs: the DV bound E_p[T] - log E_{p(x) p(z)}[e^T] is a lower bound on I_p(G(z); z)
 for *any* T, so the decoder's term stays a bound (no guarantee in itself: for a deterministic G
 that MI is unbounded). What does the work is the coupling: raising it moves G(z) towards the x
-that T pairs with z under the encoder, which ties G to E's inverse (a learned cycle consistency). At the
-adversarial optimum the two joints are equal and so are the two paths' optimal T.
+that T pairs with z under the encoder, which ties G to E's inverse (a learned cycle consistency).
+At the adversarial optimum the two joints are equal and so are the two paths' optimal T.
 
 Every step, each network with its own Adam optimizer (lr 1e-4, beta1 0.5, as the MINE appendix;
 a shared T has one):
@@ -124,7 +124,8 @@ class ALISettings(LoopSettings):
         check_settings(self, {"data": ALI_DATA, "mi_paths": MI_PATHS, "eval_split": EVAL_SPLITS,
                               "statistics": STATISTICS})  # fmt: skip
         if self.statistics == "shared" and self.mi_paths != "both":
-            raise ConfigError(f"statistics=shared reads one network on both paths; it needs mi_paths=both, got {self.mi_paths!r}")
+            raise ConfigError("statistics=shared reads one network on both paths; it needs mi_paths=both, "
+                              f"got {self.mi_paths!r}")
         if self.latent_dim < 0:
             raise ConfigError(f"latent_dim must be >= 0 (0: the data's default), got {self.latent_dim}")
         if self.data in ("mnist", "npz") and not self.data_root:

@@ -2,7 +2,8 @@
 mutual information between its samples and part of its input.
 
 The latent is z = [eps, c] with eps ~ N(0, I_noise_dim) and a code c (default: one-hot of
-code_dim categories). The networks play three roles, each with its own Adam optimizer, in this order every step:
+code_dim categories). The networks play three roles, each with its own Adam optimizer, in this
+order every step:
 
 1. discriminator D:  max  E_data[log sigma(D(x))] + E_z[log(1 - sigma(D(G(z))))];
 2. statistics network T (via :class:`dim.mi.MutualInformation`, estimator "mine": the DV bound
