@@ -32,8 +32,6 @@ from torch import Tensor
 from torch.nn import functional as F
 
 __all__ = [
-    "BOUNDS",
-    "MI_READOUTS",
     "NWJ_MAX_EXPONENT",
     "diagonal_split",
     "dv_bound",
@@ -44,6 +42,7 @@ __all__ = [
     "log_mean_exp",
     "mine_bound",
     "nwj_bound",
+    "query_split",
     "smile_bound",
     "smile_value",
 ]
@@ -82,6 +81,16 @@ def diagonal_split(scores: Tensor) -> tuple[Tensor, Tensor]:
     between = flat[1 : 1 + (n - 1) * (m + 1)].view(n - 1, m + 1)[:, :m].reshape(-1)
     negative = torch.cat([between, flat[(n - 1) * (m + 1) + 1 :]]).view(n, m - 1)
     return scores.diagonal(), negative
+
+
+def query_split(scores: Tensor) -> tuple[Tensor, Tensor]:
+    """Split Deep InfoMax's scores S (N, Q, N, L) (query q of image i against location l of
+    image j) into positives (N*Q, L) (j = i) and negatives (N*Q, (N-1)*L) (j != i)."""
+    n, q, _, l = scores.shape
+    own = torch.eye(n, dtype=torch.bool, device=scores.device)  # (i, j): j == i
+    positive = scores.permute(0, 2, 1, 3)[own]  # (N, Q, L)
+    negative = scores.permute(0, 2, 1, 3)[~own].reshape(n, n - 1, q, l).permute(0, 2, 1, 3)  # (N, Q, N-1, L)
+    return positive.reshape(n * q, l), negative.reshape(n * q, (n - 1) * l)
 
 
 def _resolve(scores: Tensor | None, positive: Tensor | None, negative: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -337,8 +346,3 @@ def mine_bound(
     batch unless ``update`` is false). In nats."""
     return moving_average(scores, positive=positive, negative=negative, update=update)
 
-
-# Bounds whose value is an MI estimate in nats, usable as a held-out readout.
-MI_READOUTS = ("dv", "nwj", "infonce", "smile")
-# Names accepted as training objectives.
-BOUNDS = ("dv", "mine", "nwj", "jsd", "infonce", "smile")

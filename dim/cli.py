@@ -11,6 +11,7 @@ from typing import Any, Iterator, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
+from dim import objectives
 from dim.errors import ConfigError, DimError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -19,6 +20,36 @@ EXIT_BAD_INPUT = 2
 # whole config, ``# @package _global_``): the paper presets of configs/experiment/ and the
 # GAN set-ups of configs/gan/
 PRESET_GROUPS = ("experiment", "gan")
+# the estimator group's options come from the registry (dim.objectives), not from files; "auto"
+# is estimate_mi's own choice, offered to that command only
+ESTIMATOR_GROUP = "estimator"
+AUTO_CONFIGS = ("estimate_mi",)
+
+
+def store_estimators() -> None:
+    """Put one ``estimator/<name>`` config per registered estimator into Hydra's ConfigStore.
+
+    Each holds the name, the readout its MI is reported through (null for auto: it picks), SMILE's
+    ``clip`` tau and MINE's ``mine_alpha`` rate. Called by :func:`compose`, so an estimator
+    registered at run time is a choice of every command.
+    """
+    from hydra.core.config_store import ConfigStore
+
+    store = ConfigStore.instance()
+    for name, entry in {**objectives.ESTIMATORS, "auto": None}.items():
+        node = {"name": name, "readout": None if entry is None else entry.readout, "clip": 5.0, "mine_alpha": 0.01}
+        store.store(group=ESTIMATOR_GROUP, name=name, node=node)
+
+
+def group_options(config_name: str, group: str) -> list[str]:
+    """The options of a config group that command ``config_name`` accepts."""
+    if group == ESTIMATOR_GROUP:
+        return [*objectives.ESTIMATORS, *(["auto"] if config_name in AUTO_CONFIGS else [])]
+    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+def _is_group(key: str) -> bool:
+    return key == ESTIMATOR_GROUP or (CONFIG_DIR / key).is_dir()
 
 
 def compose(config_name: str, overrides: Sequence[str]) -> DictConfig:
@@ -32,8 +63,9 @@ def compose(config_name: str, overrides: Sequence[str]) -> DictConfig:
     :func:`keep_torch_cache_out_of_tmp`).
     """
     keep_torch_cache_out_of_tmp()
+    store_estimators()
     parsed = _parse(overrides)
-    is_group = [(CONFIG_DIR / o.key_or_group).is_dir() and o.package is None for o in parsed]
+    is_group = [_is_group(o.key_or_group) and o.package is None for o in parsed]
     groups = _default_groups(config_name)
     for override in (o for o, group in zip(parsed, is_group) if group):
         _check_group_option(config_name, override.key_or_group, override.value(), groups, override.is_add())
@@ -100,7 +132,7 @@ def _check_group_option(config_name: str, group: str, option: Any, groups: set[s
     if group not in groups and not (added and group in PRESET_GROUPS):
         hint = f"; presets are added with +{group}=NAME" if group in PRESET_GROUPS else ""
         raise ConfigError(f"{config_name} has no {group!r} setting{hint} (see configs/{config_name}.yaml for the keys)")
-    options = sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+    options = group_options(config_name, group)
     if option not in options:
         raise ConfigError(f"unknown {group} {option!r}; choose among {', '.join(options)}")
 

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from dim import bounds
+from dim import bounds, objectives
 from dim.errors import ConfigError
 
 __all__ = [
@@ -46,7 +46,8 @@ __all__ = [
     "sliced_wasserstein",
 ]
 
-HEADS = ("jsd", "dv", "mine", "infonce", "nwj", "smile")
+# the estimators a DIM term can train with: every one of the registry (dim.objectives)
+HEADS = objectives.estimator_names()
 
 
 class LocalEmbedding(nn.Module):
@@ -147,39 +148,25 @@ def infomax_scores(
         return scores / (temperature if temperature is not None else math.sqrt(u))
 
 
-def split_positive_negative(scores: Tensor) -> tuple[Tensor, Tensor]:
-    """From S (N, Q, N, L): positives (N*Q, L) (j = i) and negatives (N*Q, (N-1)*L) (j != i)."""
-    n, q, _, l = scores.shape
-    own = torch.eye(n, dtype=torch.bool, device=scores.device)  # (i, j): j == i
-    positive = scores.permute(0, 2, 1, 3)[own]  # (N, Q, L)
-    negative = scores.permute(0, 2, 1, 3)[~own].reshape(n, n - 1, q, l).permute(0, 2, 1, 3)  # (N, Q, N-1, L)
-    return positive.reshape(n * q, l), negative.reshape(n * q, (n - 1) * l)
+# positives (N*Q, L) and negatives (N*Q, (N-1)*L) of S (N, Q, N, L)
+split_positive_negative = bounds.query_split
 
 
 def infomax_bound(
     scores: Tensor, head: str, moving_average: bounds.MINEMovingAverage | None = None, clip: float = 5.0
 ) -> Tensor:
-    """The training objective (to maximise) of ``head`` for S (N, Q, N, L).
+    """The training objective (to maximise) of estimator ``head`` for S (N, Q, N, L).
 
-    jsd, dv, nwj, smile, mine: every positive against the pool of all negatives (flattened);
-    infonce: each positive against the (N - 1) L negatives of its query, shared.
+    The estimator's fast path on this layout where it has one (jsd: every score that is not a
+    positive is a negative, read without gathering them; infonce: each positive against the
+    (N - 1) L negatives of its query, shared); otherwise every positive against the pool of
+    all negatives (:func:`dim.bounds.query_split`, flattened by the bound).
     """
-    if head == "jsd":  # no gather of the negatives: every score that is not a positive is one
-        return bounds.jsd_objective_pooled(scores.diagonal(dim1=0, dim2=2), scores)
-    positive, negative = split_positive_negative(scores)
-    if head == "infonce":
-        return bounds.infonce_shared_negatives(positive, negative)
-    if head == "dv":
-        return bounds.dv_bound(positive=positive, negative=negative)
-    if head == "nwj":
-        return bounds.nwj_bound(positive=positive, negative=negative)
-    if head == "smile":
-        return bounds.smile_bound(positive=positive, negative=negative, clip=clip)
-    if head == "mine":
-        if moving_average is None:
-            raise ConfigError("the mine head needs its MINEMovingAverage")
-        return bounds.mine_bound(positive=positive, negative=negative, moving_average=moving_average)
-    raise ConfigError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
+    entry = objectives.estimator(head, "DIM")
+    if entry.infomax is not None:
+        return entry.infomax(scores)
+    positive, negative = bounds.query_split(scores)
+    return entry.objective(positive, negative, clip=clip, moving_average=moving_average)
 
 
 def negative_log_mean_exp(scores: Tensor) -> Tensor:
@@ -197,8 +184,9 @@ def negative_log_mean_exp(scores: Tensor) -> Tensor:
 
 @torch.no_grad()
 def infomax_readout(scores: Tensor, head: str) -> Tensor:
-    """An MI reading in nats for logging: InfoNCE for the infonce head, NWJ for nwj, else DV.
-    (JSD is never reported as nats: a JSD-trained critic is read through DV.)
+    """An MI reading in nats for logging: the estimator's readout when it is a lower bound, else
+    its companion bound (InfoNCE for infonce, NWJ for nwj, DV for the others; JSD is never
+    reported as nats: a JSD-trained critic is read through DV).
 
     InfoNCE is the head's own training value (:func:`infomax_bound`). DV and NWJ read the
     negatives only through E_q[exp T]; as every query has the same (N - 1) L negatives,
@@ -207,13 +195,11 @@ def infomax_readout(scores: Tensor, head: str) -> Tensor:
     cost of one pass over S (as the pooled JSD objective), without gathering the negatives.
     """
     scores = scores.float()
-    if head == "infonce":
+    name = objectives.lower_bound_readout(objectives.estimator(head, "DIM").name)
+    if name == "infonce":
         return infomax_bound(scores, "infonce")
     positive = scores.diagonal(dim1=0, dim2=2)  # (Q, L, N): S[i, q, i, l]
-    log_means = negative_log_mean_exp(scores)
-    if head == "nwj":
-        return bounds.nwj_bound(positive=positive, negative=log_means)
-    return bounds.dv_bound(positive=positive, negative=log_means)
+    return objectives.readout_value(name, positive, negative_log_mean_exp(scores))
 
 
 def local_infonce_reference(scores: Tensor) -> Tensor:

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from dim import bounds
+from dim import bounds, objectives
 from dim.critics import infer_kind, make_critic
 from dim.errors import ConfigError, DataError, DimError
 
@@ -56,12 +56,9 @@ __all__ = [
     "transform_inputs",
 ]
 
-# estimator -> default readout (the bound whose held-out value is reported)
-ESTIMATORS = {"smile": "smile", "dv": "dv", "mine": "dv", "nwj": "nwj", "jsd": "dv", "infonce": "infonce"}
-# readouts whose value is a lower bound on I(X; Y); SMILE's clipped value is an estimate only
-LOWER_BOUND_READOUTS = ("dv", "nwj", "nwj_shifted", "infonce")
-# the true lower bound reported beside a readout that is not one (read from the same critic)
-COMPANION_BOUND = {"smile": "dv"}
+# estimator name -> its registry entry (training objective and readout): dim.objectives
+ESTIMATORS = objectives.ESTIMATORS
+readout_value = objectives.readout_value
 # estimate_mi(estimator="auto"): InfoNCE, unless a reading comes within this many nats of its
 # ceiling log B; then MINE (see estimate_mi's docstring for why 2 nats)
 AUTO_CEILING_MARGIN = 2.0
@@ -126,17 +123,18 @@ class MutualInformation(nn.Module):
         marginal: str = "all",
     ) -> None:
         super().__init__()
-        if estimator not in ESTIMATORS:
-            raise ConfigError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
+        entry = objectives.estimator(estimator)
         if marginal not in self.MARGINALS:
             raise ConfigError(f"unknown marginal {marginal!r}; choose one of {', '.join(self.MARGINALS)}")
-        if marginal == "shuffle" and estimator == "infonce":
-            raise ConfigError("infonce needs every row's negatives (marginal='all'); with 'shuffle' use dv, mine, nwj, jsd or smile")
+        if marginal == "shuffle" and entry.needs_rows:
+            others = ", ".join(name for name, e in ESTIMATORS.items() if not e.needs_rows)
+            raise ConfigError(f"{estimator} needs every row's negatives (marginal='all'); with 'shuffle' use {others}")
         self.critic = critic
         self.estimator = estimator
+        self.entry = entry
         self.clip = clip
         self.marginal = marginal
-        self.moving_average = bounds.MINEMovingAverage(mine_alpha) if estimator == "mine" else None
+        self.moving_average = bounds.MINEMovingAverage(mine_alpha) if entry.needs_moving_average else None
 
     def objective(self, scores: Tensor | None = None, *, positive: Tensor | None = None,
                   negative: Tensor | None = None, update_average: bool = True) -> Tensor:  # fmt: skip
@@ -144,12 +142,12 @@ class MutualInformation(nn.Module):
         (P,) and negative (P, K) scores. ``update_average=False``: "mine" reads its moving average
         without taking in this batch (for the player that minimises or maximises the same bound
         after the statistics network's own step)."""
-        pairs = {"positive": positive, "negative": negative}
-        if self.estimator == "mine":
-            return bounds.mine_bound(scores, moving_average=self.moving_average, update=update_average, **pairs)
-        if self.estimator == "smile":
-            return bounds.smile_bound(scores, clip=self.clip, **pairs)
-        return _BOUND_FUNCTIONS[self.estimator](scores, **pairs)
+        if scores is not None:
+            if positive is not None or negative is not None:
+                raise ValueError("pass either scores, or positive and negative, not both")
+            positive, negative = bounds.diagonal_split(scores)
+        return self.entry.objective(positive, negative, clip=self.clip, moving_average=self.moving_average,
+                                    update=update_average)
 
     def forward(self, x: Tensor, y: Tensor, *, update_average: bool = True) -> MIEstimate:
         """The estimate on the pairs (x_i, y_i); ``update_average``: see :meth:`objective`."""
@@ -160,35 +158,8 @@ class MutualInformation(nn.Module):
             positive, negative = bounds.diagonal_split(self.critic(x, y))
         objective = self.objective(positive=positive, negative=negative, update_average=update_average)
         with torch.no_grad():
-            mi = readout_value(ESTIMATORS[self.estimator], positive.float(), negative.float(), clip=self.clip)
+            mi = readout_value(self.entry.readout, positive.float(), negative.float(), clip=self.clip)
         return MIEstimate(objective, mi)
-
-
-_BOUND_FUNCTIONS = {
-    "dv": bounds.dv_bound,
-    "nwj": bounds.nwj_bound,
-    "jsd": bounds.jsd_objective,
-    "infonce": bounds.infonce_bound,
-}
-
-
-def readout_value(readout: str, positive: Tensor, negative: Tensor, clip: float = 5.0) -> Tensor:
-    """An MI value in nats from positives (R,) and their per-row negatives (R, K).
-
-    readout: "dv", "nwj", "infonce", "smile" (DV with clipped partition term), or
-    "nwj_shifted" (NWJ of T + 1, the NWJ readout of a JSD- or DV-trained critic).
-    """
-    if readout == "dv":
-        return bounds.dv_bound(positive=positive, negative=negative)
-    if readout == "nwj":
-        return bounds.nwj_bound(positive=positive, negative=negative)
-    if readout == "nwj_shifted":
-        return bounds.nwj_bound(positive=positive + 1.0, negative=negative + 1.0)
-    if readout == "infonce":
-        return bounds.infonce_bound(positive=positive, negative=negative)
-    if readout == "smile":
-        return bounds.smile_value(positive=positive, negative=negative, clip=clip)
-    raise ConfigError(f"unknown readout {readout!r}; choose one of dv, nwj, nwj_shifted, infonce, smile")
 
 
 def adaptive_clip_(
@@ -422,52 +393,29 @@ def block_scores(
     return torch.cat(positives), torch.cat(negatives), size
 
 
-def _row_terms(readout: str, positive: Tensor, negative: Tensor, clip: float) -> tuple[Tensor, Tensor | None]:
-    """Per-row summaries from which ``readout``'s value on any multiset of rows follows exactly.
-
-    positive (R,), negative (R, K). Returns (a, b), each (R,):
-    dv / smile / nwj / nwj_shifted: a = the row's positive term, b = logsumexp of the row's
-    (for smile clipped) negatives, so the partition term over rows r is
-    logsumexp(b[r]) - log(|r| K); infonce: a = the row's log-softmax term, b = None.
-    """
-    if readout == "infonce":
-        row_scores = torch.cat([positive.unsqueeze(1), negative], dim=1)
-        return positive - torch.logsumexp(row_scores, dim=1), None
-    if readout == "smile":
-        negative = negative.clamp(-clip, clip)
-    shift = 1.0 if readout == "nwj_shifted" else 0.0
-    return positive + shift, torch.logsumexp(negative, dim=1)
-
-
-def _value_from_rows(readout: str, a: Tensor, b: Tensor | None, rows: Tensor, k: int) -> Tensor:
-    """``readout``'s value on the rows ``rows`` (with repeats) from :func:`_row_terms`."""
-    if readout == "infonce":
-        return a[rows].mean() + math.log(k + 1)
-    log_partition = torch.logsumexp(b[rows], dim=0) - math.log(rows.numel() * k)
-    if readout in ("dv", "smile"):
-        return a[rows].mean() - log_partition
-    offset = 1.0 if readout == "nwj" else 0.0  # nwj: E[exp(T - 1)]; nwj_shifted: E[exp((T + 1) - 1)]
-    return a[rows].mean() - torch.exp((log_partition - offset).clamp(max=bounds.NWJ_MAX_EXPONENT))
-
-
 def _bootstrap(readout: str, positive: Tensor, negative: Tensor, clip: float, draws: int, seed: int) -> np.ndarray:
     """``draws`` bootstrap values of ``readout``, resampling held-out rows (a row keeps its own
-    negatives). Each draw costs O(R), not O(R K): it reads per-row summaries (:func:`_row_terms`)."""
+    negatives). Each draw costs O(R), not O(R K), where the readout has per-row
+    summaries (:attr:`dim.objectives.Readout.row_terms`)."""
     generator = torch.Generator(device="cpu").manual_seed(seed)
     n, k = negative.shape
-    a, b = _row_terms(readout, positive.float(), negative.float(), clip)
+    entry = objectives.readout(readout)
     rows = torch.randint(n, (draws, n), generator=generator).to(positive.device)
-    return np.asarray([_value_from_rows(readout, a, b, r, k).item() for r in rows])
+    if entry.row_terms is None:  # no per-row form: re-read the resampled scores, O(R K) a draw
+        return np.asarray([entry.value(positive[r], negative[r], clip).item() for r in rows])
+    a, b = entry.row_terms(positive.float(), negative.float(), clip)
+    return np.asarray([entry.row_value(a, b, r, k).item() for r in rows])
 
 
 CALIBRATION_SCALES = tuple(i / 20 for i in range(21))  # 0, 0.05, ..., 1
 
 
 def scaled_scores(scores: Tensor, scale: float, readout: str) -> Tensor:
-    """The critic shrunk towards the constant critic whose bound is exactly 0:
-    T_s = s T for DV, SMILE and InfoNCE; T_s = 1 + s (T - 1) for NWJ (whose constant optimum is
-    T = 1). s = 1 is the trained critic, s = 0 the constant one."""
-    return 1.0 + scale * (scores - 1.0) if readout == "nwj" else scale * scores
+    """The critic shrunk towards the constant critic c whose bound is exactly 0:
+    T_s = c + s (T - c), c = the readout's ``null_score`` (0 for DV, SMILE and InfoNCE; 1 for
+    NWJ, whose constant optimum is T = 1). s = 1 is the trained critic, s = 0 the constant one."""
+    null = objectives.readout(readout).null_score
+    return scale * scores if null == 0.0 else null + scale * (scores - null)
 
 
 class Calibration(NamedTuple):
@@ -564,10 +512,6 @@ def read_held_out(
 
 def _objective_for(estimator: str, clip: float, mine_alpha: float) -> MutualInformation:
     return MutualInformation(nn.Identity(), estimator, clip=clip, mine_alpha=mine_alpha)
-
-
-def _ceiling(readout: str, block: int) -> float | None:
-    return math.log(block) if readout == "infonce" else None
 
 
 def _fit_once(
@@ -701,7 +645,7 @@ def _fit_once(
         return read_held_out(name, calibration_scores, (positive, negative), clip=clip, bootstrap=bootstrap, seed=seed)
 
     reading = read(readout)
-    companion = COMPANION_BOUND.get(readout)
+    companion = objectives.readout(readout).companion
     bound = read(companion) if companion else None
     train_positive, train_negative, _ = evaluate(train_rows[: len(test_rows)], test_block)
     train_mi = readout_value(readout, train_positive, train_negative, clip).item()
@@ -713,14 +657,14 @@ def _fit_once(
         readout=readout,
         mi_nats=reading.value,
         ci_nats=reading.interval,
-        is_lower_bound=readout in LOWER_BOUND_READOUTS,
+        is_lower_bound=objectives.readout(readout).is_lower_bound,
         raw_mi_nats=reading.raw_value,
         raw_ci_nats=reading.raw_interval,
         floored=reading.floored,
         upper_limit_nats=reading.upper_limit,
         train_mi_nats=train_mi,
         val_mi_nats=best_value,
-        ceiling_nats=_ceiling(readout, block),
+        ceiling_nats=objectives.readout(readout).ceiling(block),
         readout_batch_size=block,
         negatives_per_positive=block - 1,
         rows={"train": len(train_rows), "val": len(val_rows), "calibration": len(cal_rows),
@@ -896,8 +840,8 @@ def estimate_mi(
     if estimator == "auto" and readout is not None:
         raise ConfigError(f"estimator='auto' picks its own readout; to read out through {readout!r}, name the "
                           "estimator too (for example estimator='infonce')")  # fmt: skip
-    if readout is not None and readout not in bounds.MI_READOUTS + ("nwj_shifted",):
-        raise ConfigError(f"unknown readout {readout!r}; choose one of {', '.join(bounds.MI_READOUTS)}, nwj_shifted")
+    if readout is not None:
+        objectives.readout(readout)  # an unknown name is a one-line error
     if len(split) != 3 or any(f <= 0 for f in split) or abs(sum(split) - 1.0) > 1e-6:
         raise ConfigError(f"split must be three positive fractions summing to 1, got {list(split)}")
     if folds is not None and folds < 2:
@@ -932,7 +876,7 @@ def estimate_mi(
         for run_seed in range(seed, seed + seeds):
             for fold in fold_ids:
                 results.append(_fit_once(
-                    xt, yt, estimator=head, readout=readout or ESTIMATORS[head], critic=critic, x_kind=x_kind,
+                    xt, yt, estimator=head, readout=readout or ESTIMATORS[head].readout, critic=critic, x_kind=x_kind,
                     y_kind=y_kind, fractions=split, fold=fold, folds=folds or 1, split_rows=parts,
                     transform=transform, batch_size=batch_size, steps=steps, lr=lr, lr_schedule=lr_schedule,
                     weight_decay=weight_decay, hidden=hidden, embedding_dim=embedding_dim,
@@ -1087,7 +1031,7 @@ def train_online(
         (-objective).backward()
         optimizer.step()
         with torch.no_grad():
-            reading = readout_value(ESTIMATORS[mi.estimator], *bounds.diagonal_split(scores), clip=mi.clip)
+            reading = readout_value(mi.entry.readout, *bounds.diagonal_split(scores), clip=mi.clip)
         readings[step] = reading.item()
         finite_parameters = all(torch.isfinite(p).all() for p in mi.critic.parameters())
         if not (torch.isfinite(objective) and math.isfinite(readings[step]) and finite_parameters):

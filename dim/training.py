@@ -19,14 +19,13 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from dim import bounds
+from dim import bounds, objectives
 from dim.checkpoint import check_out_dir, load_checkpoint, save_atomic, save_encoder
 from dim.cli import flatten
 from dim.data import DataSplit, load_data
 from dim.encoders import Encoder, EncoderOutput, build_encoder, describe
 from dim.errors import ConfigError, DimError
 from dim.infomax import (
-    HEADS,
     GlobalEmbedding,
     LocalEmbedding,
     MapEmbedding,
@@ -103,8 +102,7 @@ class DeepInfoMax(nn.Module):
         temperature: float | None = None,
     ) -> None:
         super().__init__()
-        if head not in HEADS:
-            raise ConfigError(f"unknown estimator {head!r} for DIM; choose one of {', '.join(HEADS)}")
+        moving_average = objectives.estimator(head, "DIM").needs_moving_average
         if global_target not in GLOBAL_TARGETS:
             raise ConfigError(f"unknown objective.global_target {global_target!r}; choose one of "
                               f"{', '.join(GLOBAL_TARGETS)}")  # fmt: skip
@@ -124,13 +122,13 @@ class DeepInfoMax(nn.Module):
         self.conv_embedding = LocalEmbedding(shapes["conv"][1], units) if local_local else None
         terms = [t for t, w in (("global", alpha), ("local", beta), ("local_local", local_local)) if w]
         self.moving_averages = nn.ModuleDict(
-            {t: bounds.MINEMovingAverage(mine_alpha) for t in terms} if head == "mine" else {}
+            {t: bounds.MINEMovingAverage(mine_alpha) for t in terms} if moving_average else {}
         )
         self.generator = torch.Generator()
 
     def _bound(self, name: str, scores: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         scores = clip_scores(scores.float(), self.score_clip)
-        value = infomax_bound(scores, self.head, self.moving_averages[name] if self.head == "mine" else None,
+        value = infomax_bound(scores, self.head, self.moving_averages[name] if name in self.moving_averages else None,
                               clip=self.smile_clip)  # fmt: skip
         return value, infomax_readout(scores, self.head), scores.pow(2).mean()
 

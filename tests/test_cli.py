@@ -100,7 +100,7 @@ def test_every_script_refuses_an_appended_unknown_key(run_script, tmp_path, scri
 
 
 @pytest.mark.parametrize("override, choices", [("data=foo", "cifar10, cifar100, digits"),
-                                               ("estimator=foo", "dv, infonce, jsd, mine, nwj, smile")])  # fmt: skip
+                                               ("estimator=foo", "dv, mine, nwj, jsd, infonce, smile")])  # fmt: skip
 def test_unknown_group_option_lists_the_choices_on_one_line(override, choices):
     from dim.cli import compose
     from dim.errors import ConfigError
