@@ -4,7 +4,8 @@ from dim.bounds import dv_bound, infonce_bound, jsd_objective, mine_bound, nwj_b
 from dim.checkpoint import load_encoder
 from dim.encoders import build_encoder
 from dim.errors import ConfigError, DataError, DimError
-from dim.mi import MIResult, MutualInformation, estimate_mi
+from dim.estimation import EstimatorSettings, MIResult, estimate_mi
+from dim.loss import MutualInformation
 from dim.sandwich import MIBounds, estimate_mi_bounds
 from dim.stochastic import StochasticEncoder
 
@@ -12,6 +13,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "DimError",
+    "EstimatorSettings",
     "MIBounds",
     "MIResult",
     "MutualInformation",

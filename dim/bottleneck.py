@@ -37,7 +37,8 @@ from dim import upper_bounds as ub
 from dim.critics import make_critic
 from dim.encoders import MLPEncoder
 from dim.errors import ConfigError, DataError
-from dim.mi import MutualInformation, adaptive_clip_
+from dim.gradients import fit_statistics, regularized_gradients
+from dim.loss import MutualInformation
 from dim.sandwich import estimate_mi_bounds
 from dim.stochastic import StochasticEncoder
 
@@ -153,11 +154,7 @@ class IBTrainer:
         DV reading before the step (nats)."""
         with torch.no_grad():
             z = self.model.encode(x)[0]
-        estimate = self.mi(x, z)
-        self.critic_optimizer.zero_grad(set_to_none=True)
-        (-estimate.objective).backward()
-        self.critic_optimizer.step()
-        return estimate.mi_nats.item()
+        return fit_statistics(self.mi, self.critic_optimizer, x, z).mi_nats.item()
 
     def penalty(self, x: Tensor, z: Tensor, conditional: tuple[Tensor, Tensor] | None) -> Tensor:
         """The I(X; Z) term of the loss for this batch, nats (0 for non-MI regularizers)."""
@@ -178,11 +175,8 @@ class IBTrainer:
         ce = F.cross_entropy(logits, y, label_smoothing=s.label_smoothing if s.regularizer == "label_smoothing" else 0.0)
         main = ce - s.confidence_penalty * _entropy(logits) if s.regularizer == "confidence_penalty" else ce
         penalty = self.penalty(x, z, conditional)
-        self.optimizer.zero_grad(set_to_none=True)
-        if s.regularizer == "mine" and s.adaptive_clip and s.beta > 0:
-            adaptive_clip_(main, penalty, self.model.parameters(), mi_weight=s.beta)
-        else:
-            (main + s.beta * penalty).backward()
+        regularized_gradients(main, penalty, list(self.model.parameters()), s.beta,
+                              adaptive_clip=s.regularizer == "mine" and s.adaptive_clip)
         self.optimizer.step()
         return {"ce": ce.item(), "penalty": penalty.item()}
 

@@ -32,6 +32,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 __all__ = [
+    "NATS_PER_BIT",
     "NWJ_MAX_EXPONENT",
     "diagonal_split",
     "dv_bound",
@@ -47,6 +48,7 @@ __all__ = [
     "smile_value",
 ]
 
+NATS_PER_BIT = math.log(2.0)  # one bit is log 2 nats
 # exp(80) ~ 5.5e34 < float32 max (3.4e38): the NWJ partition term saturates here, where
 # the bound is already ~ -1e34, so a diverged critic gives a huge finite loss, not inf.
 NWJ_MAX_EXPONENT = 80.0

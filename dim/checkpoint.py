@@ -21,7 +21,8 @@ from dim.encoders import encoder_from_spec
 from dim.errors import DimError
 from dim.io import atomic_path
 
-__all__ = ["check_out_dir", "save_atomic", "load_checkpoint", "save_encoder", "load_encoder"]
+__all__ = ["check_out_dir", "flatten", "load_checkpoint", "load_encoder", "save_atomic", "save_encoder",
+           "setting_differences"]
 
 
 def check_out_dir(out_dir: str | os.PathLike | None, resume: bool) -> None:
@@ -112,3 +113,21 @@ def load_encoder(path: str | os.PathLike, device: str | torch.device = "cpu") ->
     encoder = encoder_from_spec(spec)
     encoder.load_state_dict(weights)
     return encoder.to(device).eval()
+
+
+def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested dict of config values as {dotted key: leaf value} (an empty dict is a leaf)."""
+    if not isinstance(node, dict) or not node:
+        return {prefix.rstrip("."): node}
+    return {k: v for key, value in node.items() for k, v in flatten(value, f"{prefix}{key}.").items()}
+
+
+def setting_differences(saved: dict[str, Any], current: dict[str, Any], resumable: tuple[str, ...]) -> list[str]:
+    """``"key: A (checkpoint) vs B (now)"`` for every dotted key of two nested settings dicts whose
+    values differ, except the ``resumable`` keys (those a resumed run may change). A key that one
+    side lacks reads "(not set)"."""
+    old, new = flatten(saved), flatten(current)
+    keys = sorted((old.keys() | new.keys()) - set(resumable))
+    missing = "(not set)"
+    return [f"{k}: {old.get(k, missing)} (checkpoint) vs {new.get(k, missing)} (now)"
+            for k in keys if old.get(k, missing) != new.get(k, missing)]  # fmt: skip

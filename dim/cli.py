@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +11,9 @@ from typing import Any, Iterator, Sequence
 from omegaconf import DictConfig, OmegaConf
 
 from dim import objectives
+from dim.checkpoint import flatten
 from dim.errors import ConfigError, DimError
+from dim.runtime import keep_torch_cache_out_of_tmp
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 EXIT_BAD_INPUT = 2
@@ -82,17 +83,6 @@ def compose(config_name: str, overrides: Sequence[str]) -> DictConfig:
     return cfg
 
 
-def keep_torch_cache_out_of_tmp() -> None:
-    """Default ``TORCHINDUCTOR_CACHE_DIR`` to ``$XDG_CACHE_HOME/torch/inductor`` (``~/.cache``).
-
-    Importing ``torch._dynamo`` (which every ``torch.optim`` optimizer does) creates torch's
-    compiler cache folder, by default ``torchinductor_<user>`` in the system temp directory,
-    where it would be left behind empty. A value the user set is kept.
-    """
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(cache_home) / "torch" / "inductor"))
-
-
 def _parse(overrides: Sequence[str]) -> list:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
@@ -135,13 +125,6 @@ def _check_group_option(config_name: str, group: str, option: Any, groups: set[s
     options = group_options(config_name, group)
     if option not in options:
         raise ConfigError(f"unknown {group} {option!r}; choose among {', '.join(options)}")
-
-
-def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
-    """A nested dict of config values as {dotted key: leaf value} (an empty dict is a leaf)."""
-    if not isinstance(node, dict) or not node:
-        return {prefix.rstrip("."): node}
-    return {k: v for key, value in node.items() for k, v in flatten(value, f"{prefix}{key}.").items()}
 
 
 def _has_key(keys: dict[str, Any], dotted: str) -> bool:

@@ -27,6 +27,7 @@ from torch.nn import functional as F
 
 from dim import bounds, objectives
 from dim.errors import ConfigError
+from dim.runtime import gather_across_ranks
 
 __all__ = [
     "HEADS",
@@ -89,39 +90,6 @@ class MapEmbedding(nn.Module):
 
     def forward(self, feature_map: Tensor) -> Tensor:
         return self.mlp(self.reduce(feature_map.flatten(2)).flatten(1))
-
-
-class _GatherWithGradient(torch.autograd.Function):
-    """all_gather along dim 0 whose backward sums every rank's gradient for the local slice
-    (all_reduce of the contiguous gradient, then this rank's rows)."""
-
-    @staticmethod
-    def forward(ctx, values: Tensor) -> Tensor:
-        import torch.distributed as dist
-
-        ctx.rank, ctx.rows = dist.get_rank(), values.shape[0]
-        parts = [torch.empty_like(values) for _ in range(dist.get_world_size())]
-        dist.all_gather(parts, values.contiguous())
-        return torch.cat(parts, dim=0)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:
-        import torch.distributed as dist
-
-        grad = grad.contiguous()
-        dist.all_reduce(grad)
-        return grad[ctx.rank * ctx.rows : (ctx.rank + 1) * ctx.rows]
-
-
-def gather_across_ranks(values: Tensor) -> Tensor:
-    """Concatenate ``values`` (B, ...) from every rank along dim 0, keeping gradients, so
-    that in-batch negatives span the whole world and the effective batch is B x world size.
-    Identity without a process group. Every rank must pass the same B."""
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return values
-    return _GatherWithGradient.apply(values)
 
 
 def infomax_scores(

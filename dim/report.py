@@ -6,7 +6,8 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from dim.mi import NATS_PER_BIT, MIResult
+from dim.bounds import NATS_PER_BIT
+from dim.estimation import MIResult
 from dim.sandwich import MIBounds
 
 __all__ = ["bounds_table", "mi_table", "markdown_table", "save_figure", "median_ms", "parallel_map", "write_results", "default_and_ksg"]
@@ -126,7 +127,7 @@ def default_and_ksg(x, y, seed: int = 0, k: int = 3) -> dict:
     """dim's estimate with ``estimate_mi``'s defaults and KSG on the same pairs:
     {"estimate", "ci", "ksg", "seconds"} (nats; seconds: dim's)."""
     from dim.ksg import ksg_mi
-    from dim.mi import estimate_mi
+    from dim.estimation import estimate_mi
 
     result = estimate_mi(x, y, seed=seed)
     return {"estimate": result.mi_nats, "ci": list(result.ci_nats), "ksg": ksg_mi(x, y, k=k),

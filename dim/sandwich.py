@@ -22,12 +22,12 @@ import torch
 from torch import Tensor, nn
 
 from dim import upper_bounds as ub
+from dim.bounds import NATS_PER_BIT
 from dim.errors import ConfigError, DataError
 from dim.stochastic import require_conditional
 
 __all__ = ["LOWER_BOUNDS", "UPPER_BOUNDS", "MIBounds", "estimate_mi_bounds"]
 
-NATS_PER_BIT = math.log(2.0)
 LOWER_BOUNDS = ("infonce_likelihood",)
 UPPER_BOUNDS = ("leave_one_out", "club", "marginal_moment_matched", "marginal_standard_normal")
 

@@ -20,8 +20,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from dim import bounds, objectives
-from dim.checkpoint import check_out_dir, load_checkpoint, save_atomic, save_encoder
-from dim.cli import flatten
+from dim.checkpoint import check_out_dir, load_checkpoint, save_atomic, save_encoder, setting_differences
 from dim.data import DataSplit, load_data
 from dim.encoders import Encoder, EncoderOutput, build_encoder, describe
 from dim.errors import ConfigError, DimError
@@ -31,7 +30,6 @@ from dim.infomax import (
     MapEmbedding,
     PriorDiscriminator,
     clip_scores,
-    gather_across_ranks,
     infomax_bound,
     infomax_readout,
     infomax_scores,
@@ -39,7 +37,7 @@ from dim.infomax import (
     sample_prior,
 )
 from dim.io import write_text_atomic
-from dim.mi import resolve_device
+from dim.runtime import gather_across_ranks, init_distributed, resolve_device
 from dim.views import ViewAugment
 
 __all__ = ["DeepInfoMax", "Trainer", "train"]
@@ -186,15 +184,6 @@ class DeepInfoMax(nn.Module):
         return total
 
 
-def _config_differences(saved: DictConfig, current: DictConfig, ignore: tuple[str, ...]) -> list[str]:
-    """``"key: A (checkpoint) vs B (now)"`` for every dotted key whose value differs, except ``ignore``."""
-    old, new = (flatten(OmegaConf.to_container(c, resolve=True)) for c in (saved, current))
-    keys = sorted((old.keys() | new.keys()) - set(ignore))
-    missing = "(not set)"
-    return [f"{k}: {old.get(k, missing)} (checkpoint) vs {new.get(k, missing)} (now)"
-            for k in keys if old.get(k, missing) != new.get(k, missing)]  # fmt: skip
-
-
 class Trainer:
     """Builds everything from a composed config (``configs/train.yaml``) and trains."""
 
@@ -310,7 +299,8 @@ class Trainer:
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
-        differences = _config_differences(OmegaConf.create(state["config"]), self.cfg, RESUMABLE_DIFFERENCES)
+        saved = OmegaConf.to_container(OmegaConf.create(state["config"]), resolve=True)
+        differences = setting_differences(saved, OmegaConf.to_container(self.cfg, resolve=True), RESUMABLE_DIFFERENCES)
         if differences:
             raise DimError(f"resume=true, but the config differs from the checkpoint's in {self.out_dir}: "
                            f"{'; '.join(differences)}; use the checkpoint's settings (only trainer.epochs may "
@@ -497,19 +487,6 @@ def _channels_last(setting: bool | None, device: torch.device, input_shape: tupl
     if len(input_shape) != 3:
         return False
     return device.type == "cuda" if setting is None else bool(setting)
-
-
-def init_distributed() -> tuple[int, int]:
-    """(rank, world size); joins the process group when launched by torchrun (WORLD_SIZE > 1):
-    NCCL on CUDA, gloo on CPU."""
-    import torch.distributed as dist
-
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return 0, 1
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return dist.get_rank(), dist.get_world_size()
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:

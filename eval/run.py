@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dim.checkpoint import load_encoder
 from dim.data import load_data
-from dim.encoders import build_encoder, encoder_from_spec
+from dim.encoders import encoder_from_spec
 from dim.errors import DataError
 from dim.io import atomic_directory, atomic_path, refuse_overwrite, write_json_atomic, write_text_atomic
 from eval.features import LAYERS, extract_features
@@ -262,7 +262,7 @@ def _write_report_files(payload: dict[str, Any], report_dir: Path, run_dir: str 
             ax.set(xlabel="step", ylabel="nats (DV / NWJ / InfoNCE readout)", title="MI over training")
             ax.legend()
             figures.append(save_figure(figure, report_dir / "mi_over_training.png"))
-    lines = [f"# Probe report\n", f"data: `{payload['data_fingerprint']}`; {payload['seconds']:.0f} s\n",
+    lines = ["# Probe report\n", f"data: `{payload['data_fingerprint']}`; {payload['seconds']:.0f} s\n",
              table(payload["rows"]), ""] + [f"- {n}" for n in payload["notes"]]  # fmt: skip
     lines += ["", "MI checks (nats): see probe.json `mi_checks` for intervals, ceilings and warnings.", ""]
     lines += [f"![{f.stem}]({f.name})" for f in figures]

@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dim.bounds import diagonal_split  # noqa: E402
-from dim.mi import estimate_mi, readout_value  # noqa: E402
+from dim import estimate_mi
+from dim.objectives import readout_value  # noqa: E402
 from dim.report import markdown_table, parallel_map, write_results  # noqa: E402
 from dim.tasks import DISTRIBUTION_TASKS, additive_uniform_log_ratio, student_t_log_ratio  # noqa: E402
 

@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench_gaussian import run_ksg, run_peer  # noqa: E402
 
-from dim.mi import combine_intervals, estimate_mi  # noqa: E402
+from dim.estimation import combine_intervals, estimate_mi  # noqa: E402
 from dim.report import markdown_table, parallel_map, save_figure, write_results  # noqa: E402
 from dim.tasks import DISTRIBUTION_TASKS  # noqa: E402
 
@@ -70,7 +70,7 @@ def summarise(task: str, method: str, runs: list[dict]) -> dict:
     """Mean +- std over seeds, error of the mean, median seconds; for dim methods the coverage of
     each run's interval (a lower bound: lower limit <= truth; an estimate: it contains the truth),
     floored runs, and ``pooled_covers``: whether the interval of the seeds pooled by
-    :func:`dim.mi.combine_intervals` (the rule of ``estimate_mi(..., seeds=r)``, which widens by the
+    :func:`dim.estimation.combine_intervals` (the rule of ``estimate_mi(..., seeds=r)``, which widens by the
     seed-to-seed spread) covers the truth in the same sense."""
     truth = DISTRIBUTION_TASKS[task].mi_nats
     values = np.array([r["mi"] for r in runs])
@@ -179,7 +179,7 @@ def plot(cells: list[dict], tasks: list[str], names: list[str], path: Path) -> N
 BASELINE_RUNNER = """
 import json, sys, numpy as np
 sys.path.insert(0, sys.argv[1])
-from dim.mi import estimate_mi
+from dim import estimate_mi
 data = np.load(sys.argv[2])
 r = estimate_mi(data["x"], data["y"], seed=int(sys.argv[3]))
 print(json.dumps({"mi": r.mi_nats, "seconds": r.seconds}))

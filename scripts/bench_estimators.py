@@ -22,7 +22,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dim.mi import ESTIMATORS, estimate_mi  # noqa: E402
+from dim import estimate_mi
+from dim.objectives import ESTIMATORS  # noqa: E402
 from dim.report import markdown_table, parallel_map, write_results  # noqa: E402
 from dim.tasks import gaussian_rho_for_mi, sample_correlated_gaussians  # noqa: E402
 

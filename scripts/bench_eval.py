@@ -20,7 +20,6 @@ Everything is measured in this one run, on this machine.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from dim.io import write_json_atomic  # noqa: E402
 from dim.ksg import ksg_mi  # noqa: E402
-from dim.mi import estimate_mi  # noqa: E402
+from dim import estimate_mi  # noqa: E402
 from dim.tasks import gaussian_rho_for_mi, sample_correlated_gaussians  # noqa: E402
 
 PEER_RUNNER = ROOT / "scripts" / "peers" / "run_peer.py"

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dim.cli import compose, one_line_errors  # noqa: E402
 from dim.errors import ConfigError  # noqa: E402
 from dim.io import load_array, write_json_atomic  # noqa: E402
-from dim.mi import MIResult, estimate_mi  # noqa: E402
+from dim import MIResult, estimate_mi  # noqa: E402
 from dim.report import bounds_table, mi_table  # noqa: E402
 from dim.sandwich import MIBounds, estimate_mi_bounds  # noqa: E402
 from dim.stochastic import load_stochastic_encoder  # noqa: E402

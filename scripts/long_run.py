@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from dim.cli import one_line_errors  # noqa: E402
 from dim.critics import make_critic  # noqa: E402
-from dim.mi import ESTIMATORS, MutualInformation, train_online  # noqa: E402
+from dim.loss import MutualInformation, train_online
+from dim.objectives import ESTIMATORS  # noqa: E402
 from dim.tasks import gaussian_rho_for_mi  # noqa: E402
 
 

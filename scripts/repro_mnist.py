@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dim.cli import one_line_errors  # noqa: E402
-from dim.mi import estimate_mi  # noqa: E402
+from dim import estimate_mi  # noqa: E402
 from dim.report import markdown_table, mi_table, write_results  # noqa: E402
 from dim.tasks import SplitPairs, mnist_image_pairs, mnist_image_value_pairs, peak_sequence_pairs  # noqa: E402
 

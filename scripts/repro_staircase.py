@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dim.critics import make_critic  # noqa: E402
-from dim.mi import MutualInformation, train_online  # noqa: E402
+from dim.loss import MutualInformation, train_online  # noqa: E402
 from dim.report import markdown_table, parallel_map, save_figure, write_results  # noqa: E402
 from dim.tasks import gaussian_rho_for_mi  # noqa: E402
 

@@ -23,7 +23,7 @@ from dim.checkpoint import check_out_dir, save_encoder  # noqa: E402
 from dim.cli import compose, one_line_errors  # noqa: E402
 from dim.generative.ali import ALISettings, ALITrainer, load_ali_data  # noqa: E402
 from dim.generative.digits import train_digit_classifier  # noqa: E402
-from dim.mi import resolve_device  # noqa: E402
+from dim.runtime import resolve_device  # noqa: E402
 
 SETTING_KEYS = [name for name in ALISettings.__dataclass_fields__ if name != "data"]  # data: cfg.dataset
 

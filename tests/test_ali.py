@@ -77,7 +77,7 @@ def test_resume_accepts_a_checkpoint_written_before_a_setting_existed(tmp_path, 
     torch.save(state, path)
     resumed = ALITrainer(tiny_grid(steps=4), tmp_path)
     assert resumed.resume() and resumed.step == 2
-    with pytest.raises(DimError, match="statistics: 'separate' -> 'shared'"):
+    with pytest.raises(DimError, match=r"statistics: separate \(checkpoint\) vs shared \(now\)"):
         ALITrainer(tiny_grid(steps=4, statistics="shared"), tmp_path).resume()
 
 

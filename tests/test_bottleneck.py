@@ -10,7 +10,7 @@ import torch
 from dim.bottleneck import IBClassifier, IBRun, IBSettings, IBTrainer, holdout_split, select_beta, train_ib
 from dim.critics import make_critic
 from dim.errors import ConfigError, DataError
-from dim.mi import MutualInformation
+from dim.loss import MutualInformation
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

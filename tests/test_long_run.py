@@ -7,7 +7,8 @@ import torch
 
 from dim.critics import make_critic
 from dim.errors import DimError
-from dim.mi import ESTIMATORS, MutualInformation, train_online
+from dim.loss import MutualInformation, train_online
+from dim.objectives import ESTIMATORS
 
 
 def _sampler(rho=0.9, dim=5, batch=32):

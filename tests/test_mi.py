@@ -8,7 +8,7 @@ import torch
 
 from dim import DataError, ConfigError, MutualInformation, estimate_mi
 from dim.critics import make_critic
-from dim.mi import adaptive_clip_
+from dim.gradients import adaptive_clip_
 from dim.tasks import gaussian_mi, gaussian_rho_for_mi, sample_correlated_gaussians
 
 FAST = dict(steps=600, eval_every=50, patience=6, bootstrap=50, readout_batch_size=512, hidden=64)
@@ -77,7 +77,7 @@ def test_smile_is_labelled_an_estimate_and_carries_a_true_lower_bound(single_thr
 
 
 def test_calibration_finds_the_shrinkage_and_detects_no_evidence():
-    from dim.mi import calibrate_scale, scaled_scores
+    from dim.estimation.readout import calibrate_scale, scaled_scores
 
     generator = torch.Generator().manual_seed(0)
     noise = torch.randn(2000, generator=generator), torch.randn(2000, 50, generator=generator)
@@ -92,7 +92,7 @@ def test_calibration_finds_the_shrinkage_and_detects_no_evidence():
 
 
 def test_calibration_and_early_stopping_use_disjoint_rows():
-    from dim.mi import _split
+    from dim.estimation.inputs import split_parts as _split
 
     parts = _split(1000, (0.6, 0.2, 0.2), torch.Generator().manual_seed(0), None, 1)
     assert [len(p) for p in parts] == [600, 100, 100, 200]
@@ -155,7 +155,7 @@ def test_auto_refuses_a_readout_override():
 
 
 def test_combined_interval_adds_run_spread_to_the_widest_run():
-    from dim.mi import combine_intervals
+    from dim.estimation import combine_intervals
 
     # runs 1.0 [0.9, 1.1], 1.2 [1.0, 1.3], 1.4 [1.35, 1.5]: mean 1.2, widest sides 0.2 below
     # and 0.1 above, sd 0.2 over 3 runs: t(0.975, 2) = 4.303, 4.303 * 0.2 / sqrt(3) = 0.4969
@@ -226,7 +226,7 @@ def test_adaptive_clip_bounds_the_mi_gradient_norm():
 
 def test_standardisation_keeps_rare_features_bounded():
     """A feature constant on the training rows must not become a 1e6-sigma outlier held out."""
-    from dim.mi import _standardize
+    from dim.estimation.inputs import standardize as _standardize
 
     values = torch.randn(200, 5)
     values[:, 0] = 0.0
@@ -266,7 +266,8 @@ def test_cli_prints_raw_and_reported_readings_the_kind_and_the_floored_note(tmp_
 def test_bootstrap_from_row_summaries_equals_resampling_the_scores(readout):
     """Each bootstrap draw is read from per-row summaries; it must equal the readout applied to
     the resampled rows themselves (the O(R K) reference)."""
-    from dim.mi import _bootstrap, readout_value
+    from dim.estimation.readout import bootstrap_readings as _bootstrap
+    from dim.objectives import readout_value
 
     generator = torch.Generator().manual_seed(1)
     positive = 2.0 + 3.0 * torch.randn(300, generator=generator)  # wide scores, so SMILE's clip acts
@@ -302,7 +303,7 @@ def test_a_cauchy_pair_is_not_floored_after_the_rank_transform(single_thread):
 
 
 def test_rank_transform_reports_ties_and_discrete_columns():
-    from dim.mi import transform_inputs
+    from dim.estimation import transform_inputs
 
     values = torch.tensor([[0.0, 1.5], [1.0, 2.5], [1.0, 3.5], [2.0, 4.5]])
     z, notes = transform_inputs(values, "vector", torch.arange(4), "rank")

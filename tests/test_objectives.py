@@ -10,7 +10,7 @@ from dim import bounds, estimate_mi, objectives
 from dim.cli import compose
 from dim.errors import ConfigError
 from dim.infomax import HEADS, infomax_bound, infomax_readout
-from dim.mi import MutualInformation
+from dim.loss import MutualInformation
 from dim.tasks import gaussian_rho_for_mi, sample_correlated_gaussians
 
 

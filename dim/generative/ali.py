@@ -17,7 +17,7 @@ I(G(z); z)), so the information is maximised on both paths:
 - encoder path:  I_q(x; E(x)),  x ~ data; only E receives its gradient (x is data);
 - decoder path:  I_p(G(z); z),  z ~ N(0, I); only G receives its gradient (z is drawn).
 
-Each is estimated by MINE (:class:`dim.mi.MutualInformation`, estimator "mine": the Donsker-
+Each is estimated by MINE (:class:`dim.loss.MutualInformation`, estimator "mine": the Donsker-
 Varadhan bound with MINE's moving-average gradient; negatives from a shuffled code, so the
 statistics networks are pointwise T(x, z) -> (N,), conditioned on the code z: a DCGAN net with
 z as a dynamic bias per layer for images, an MLP on [x, z] for vectors). ``mi_paths`` keeps one
@@ -85,8 +85,9 @@ from dim.generative.networks import (
     VectorStatistics,
 )
 from dim.generative.toy import TARGETS, make_target
-from dim.generative.trainer import AdversarialTrainer, LoopSettings, check_settings, descend, regularized_gradients
-from dim.mi import MutualInformation
+from dim.generative.trainer import AdversarialTrainer, LoopSettings, check_settings
+from dim.gradients import descend, regularized_gradients
+from dim.loss import MutualInformation
 
 __all__ = ["ALISettings", "ALITrainer", "ALIData", "ALI_DATA", "IMAGE_DATA", "load_ali_data"]
 

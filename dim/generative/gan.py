@@ -6,7 +6,7 @@ code_dim categories). The networks play three roles, each with its own Adam opti
 order every step:
 
 1. discriminator D:  max  E_data[log sigma(D(x))] + E_z[log(1 - sigma(D(G(z))))];
-2. statistics network T (via :class:`dim.mi.MutualInformation`, estimator "mine": the DV bound
+2. statistics network T (via :class:`dim.loss.MutualInformation`, estimator "mine": the DV bound
    with MINE's moving-average gradient, negatives from a shuffled c):  max  I_T(G(z); c)
    on detached samples;
 3. generator G:  min  -E_z[log sigma(D(G(z)))] - beta * I_T(G(z); c)   (non-saturating loss).
@@ -41,8 +41,9 @@ from dim.generative.networks import (
     VectorStatistics,
 )
 from dim.generative.toy import TARGETS, make_target
-from dim.generative.trainer import AdversarialTrainer, LoopSettings, check_settings, descend, regularized_gradients
-from dim.mi import MutualInformation
+from dim.generative.trainer import AdversarialTrainer, LoopSettings, check_settings
+from dim.gradients import descend, fit_statistics, regularized_gradients
+from dim.loss import MutualInformation
 
 __all__ = ["GANSettings", "GANTrainer", "GAN_DATA", "build_gan"]
 
@@ -152,8 +153,7 @@ class GANTrainer(AdversarialTrainer):
         d_loss = F.softplus(-self.D(real)).mean() + F.softplus(self.D(fake.detach())).mean()
         descend(self.optimizers["discriminator"], d_loss)
         # 2. statistics network: ascend the MINE bound on detached samples
-        estimate = self.mi(fake.detach(), c)
-        descend(self.optimizers["statistics"], -estimate.objective)
+        estimate = fit_statistics(self.mi, self.optimizers["statistics"], fake.detach(), c)
         # 3. generator: non-saturating loss - beta * I (the moving average already took this batch
         #    in step 2), the MI gradient adaptively clipped
         g_loss = F.softplus(-self.D(fake)).mean()
@@ -184,7 +184,7 @@ def build_gan(cfg) -> tuple[GANTrainer, float | None]:
     (the classifier is trained on ``cfg.data``'s training digits and scored on its test digits)."""
     from dim.data import load_data
     from dim.generative.digits import train_digit_classifier
-    from dim.mi import resolve_device
+    from dim.runtime import resolve_device
 
     settings = GANSettings(**{name: cfg[name] for name in GANSettings.__dataclass_fields__})
     settings.validate()

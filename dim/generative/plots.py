@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from dim.generative.toy import MixtureTarget, ToyTarget

@@ -22,12 +22,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from dim.checkpoint import check_out_dir, load_checkpoint, save_atomic
+from dim.checkpoint import check_out_dir, load_checkpoint, save_atomic, setting_differences
 from dim.errors import ConfigError, DimError
 from dim.io import write_json_atomic
-from dim.mi import adaptive_clip_
 
-__all__ = ["AdversarialTrainer", "LoopSettings", "check_settings", "descend", "regularized_gradients"]
+__all__ = ["AdversarialTrainer", "LoopSettings", "check_settings"]
 
 # settings a resumed run may change
 RESUMABLE = ("steps", "eval_every", "checkpoint_every", "log_every", "progress")
@@ -57,31 +56,6 @@ def check_settings(settings: Any, choices: dict[str, tuple[str, ...]]) -> None:
         value = getattr(settings, f.name)
         if f.name in ("steps", "batch_size", "eval_samples") and (not isinstance(value, int) or value <= 0):
             raise ConfigError(f"{f.name} must be a positive integer, got {value!r}")
-
-
-def descend(optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
-    """One step of ``optimizer`` down ``loss`` (gradients zeroed first)."""
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-
-
-def regularized_gradients(main_loss: Tensor, mi_loss: Tensor | None, params: list[Tensor], beta: float,
-                          adaptive_clip: bool) -> None:  # fmt: skip
-    """Set ``p.grad`` of ``params`` (only those) for main_loss + beta * mi_loss.
-
-    With ``adaptive_clip`` the MI gradient is clipped to the norm of the main one (MINE App. 1,
-    :func:`dim.mi.adaptive_clip_`); with beta = 0 (or no ``mi_loss``) the MI term is left out.
-    The other networks in the graph (discriminator, statistics networks) receive no gradient.
-    """
-    if beta > 0 and mi_loss is not None and adaptive_clip:
-        for p in params:
-            p.grad = None
-        adaptive_clip_(main_loss, mi_loss, params, mi_weight=beta)
-        return
-    loss = main_loss + beta * mi_loss if beta > 0 and mi_loss is not None else main_loss
-    for p, g in zip(params, torch.autograd.grad(loss, params, allow_unused=True)):
-        p.grad = g
 
 
 class AdversarialTrainer(ABC):
@@ -160,8 +134,7 @@ class AdversarialTrainer(ABC):
         # a setting added after the checkpoint was written reads as its default
         defaults = {f.name: f.default for f in fields(self.settings)}
         saved = {**defaults, **state["settings"]}
-        differences = [f"{k}: {saved.get(k)!r} -> {v!r}" for k, v in asdict(self.settings).items()
-                       if k not in RESUMABLE and saved.get(k) != v]  # fmt: skip
+        differences = setting_differences(saved, asdict(self.settings), RESUMABLE)
         if differences:
             raise DimError(f"resume=true, but the settings differ from the checkpoint's: {'; '.join(differences)}; "
                            "use the checkpoint's settings (only steps may change) or another out_dir")  # fmt: skip
