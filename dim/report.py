@@ -8,6 +8,7 @@ from typing import Callable, Sequence
 
 from dim.bounds import NATS_PER_BIT
 from dim.estimation import MIResult
+from dim.estimation.result import estimate_note, estimator_label, floored_note
 from dim.sandwich import MIBounds
 
 __all__ = ["bounds_table", "mi_table", "markdown_table", "save_figure", "median_ms", "parallel_map", "write_results", "default_and_ksg"]
@@ -32,7 +33,7 @@ def mi_table(results: Sequence[MIResult], labels: Sequence[str] | None = None) -
         label = labels[i] if labels else ""
         rows.append([
             label,
-            f"{r.estimator}->{r.readout}",
+            estimator_label(r),
             f"{r.mi_nats:.3f}",
             f"{r.mi_bits:.3f}",
             "bound" if r.is_lower_bound else "estimate",
@@ -45,13 +46,9 @@ def mi_table(results: Sequence[MIResult], labels: Sequence[str] | None = None) -
         ])  # fmt: skip
         prefix = f"{label}: " if label else ""
         if r.floored:
-            notes.append(f"{prefix}floored at 0: no dependence above {r.upper_limit_nats:.3f} nats detected")
+            notes.append(f"{prefix}floored at 0: {floored_note(r)}")
         if not r.is_lower_bound:
-            note = f"{prefix}{r.readout} {r.mi_nats:.3f} nats is an estimate, not a bound"
-            if r.lower_bound_nats is not None:
-                note += (f"; lower bound ({r.lower_bound_readout}, same critic): {r.lower_bound_nats:.3f} nats "
-                         f"{_interval(r.lower_bound_ci_nats)}")  # fmt: skip
-            notes.append(note)
+            notes.append(f"{prefix}{r.mi_nats:.3f} nats: {estimate_note(r)}")
     if not labels:
         rows = [row[1:] for row in rows]
     widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]

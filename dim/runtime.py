@@ -4,12 +4,14 @@ files torch would leave behind. The ground floor of ``dim``: it imports nothing 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-__all__ = ["autocast", "gather_across_ranks", "init_distributed", "keep_torch_cache_out_of_tmp", "resolve_device"]
+__all__ = ["autocast", "gather_across_ranks", "init_distributed", "interactive", "keep_torch_cache_out_of_tmp",
+           "resolve_device"]
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -82,3 +84,9 @@ def gather_across_ranks(values: Tensor) -> Tensor:
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return values
     return _GatherWithGradient.apply(values)
+
+
+def interactive(progress: bool) -> bool:
+    """Whether to draw a progress bar: asked for, and stderr is a terminal (into a log file a bar
+    writes a carriage return per update, kilobytes of them, and shows nothing)."""
+    return bool(progress) and sys.stderr.isatty()

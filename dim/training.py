@@ -37,7 +37,7 @@ from dim.infomax import (
     sample_prior,
 )
 from dim.io import write_text_atomic
-from dim.runtime import gather_across_ranks, init_distributed, resolve_device
+from dim.runtime import gather_across_ranks, init_distributed, interactive, resolve_device
 from dim.views import ViewAugment
 
 __all__ = ["DeepInfoMax", "Trainer", "train"]
@@ -439,7 +439,7 @@ class Trainer:
         t = self.cfg.trainer
         per_epoch, total = self.steps_per_epoch, self.total_steps
         writer = SummaryWriter(str(self.out_dir / "tensorboard")) if self.rank == 0 else None
-        bar = tqdm(total=total, initial=self.step, disable=not t.progress or self.rank != 0, desc="dim",
+        bar = tqdm(total=total, initial=self.step, disable=not interactive(t.progress) or self.rank != 0, desc="dim",
                    dynamic_ncols=True)  # fmt: skip
         last_scalars: dict[str, float] = {}
         window_start, window_images = time.perf_counter(), 0

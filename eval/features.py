@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from dim.errors import DataError
 from dim.io import atomic_path
+from dim.runtime import interactive
 
 __all__ = ["LAYERS", "weights_hash", "extract_features", "evict_least_recently_used"]
 
@@ -78,7 +79,7 @@ def extract_features(model: nn.Module | str, samples: Tensor, layer: str, *, fin
         device = next(model.parameters()).device
         parts = [
             _select(model(samples[i : i + batch_size].to(device)), layer).float().cpu()
-            for i in tqdm(range(0, len(samples), batch_size), disable=not progress, desc=f"features {layer}",
+            for i in tqdm(range(0, len(samples), batch_size), disable=not interactive(progress), desc=f"features {layer}",
                           leave=False)  # fmt: skip
         ]
         features = torch.cat(parts).numpy()

@@ -1,42 +1,10 @@
 """Evaluate a representation: linear / MLP probes, k-NN (faiss), MI checks, with baselines.
 
-    python scripts/probe.py encoder=outputs/train/encoder.pt [data=digits] [layers=[conv,fc,code]]
-                            [protocols=[linear,mlp,knn]] [out_dir=DIR] [overwrite=true]
-    python scripts/probe.py encoder=random      # or encoder=pixels: a baseline alone
-
-Prints one table; writes out_dir/{probe.json, report.md, PNG plots}, by default
-outputs/probe/<encoder name> (outputs/train/encoder.pt -> outputs/probe/train), and refuses an
-existing out_dir unless overwrite=true, which replaces it whole. Extracted features are cached
-in outputs/.feature_cache (feature_cache=false: off). Bad input (missing or non-encoder file,
-unknown layer, NaN features, label mismatch): one line, exit 2, no report.
+The command's usage and options: :mod:`eval.commands.probe` (also ``dim-probe``);
+``python scripts/probe.py --help`` lists the config groups and keys.
 """
 
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from dim.cli import compose, one_line_errors  # noqa: E402
-from dim.io import refuse_overwrite  # noqa: E402
-from eval.run import probe_out_dir, probe_overrides, run_probe, table, write_report  # noqa: E402
-
-
-def main(argv: list[str]) -> dict:
-    cfg = compose("probe", probe_overrides(argv))
-    out_dir = probe_out_dir(cfg)
-    refuse_overwrite(out_dir, cfg.overwrite, "out_dir")  # before the minutes of work, not after
-    payload = run_probe(cfg)
-    print(table(payload["rows"]))
-    for name, checks in payload["mi_checks"].items():
-        for check, value in checks.items():
-            print(f"{name} {check}: {value['mi_nats']:.3f} nats ({value['mi_bits']:.3f} bits)")
-    write_report(payload, out_dir, cfg.run_dir, cfg.overwrite)
-    print(f"wrote {out_dir / 'probe.json'} and {out_dir / 'report.md'}")
-    return payload
-
+from eval.commands.probe import main
 
 if __name__ == "__main__":
-    with one_line_errors("probe"):
-        main(sys.argv[1:])
+    main()

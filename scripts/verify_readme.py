@@ -1,24 +1,27 @@
-"""Re-run the commands behind README's figures and compare each figure with README's.
+"""Re-run the commands behind the documented figures and compare each figure with the text.
 
     python scripts/verify_readme.py [--only setup,probe,quality] [--out-dir DIR] [--dry-run]
 
-Not run in CI: on 2 CPU cores the set-up training takes about 2 minutes, the probe about 2.5
-and the quality table about 6 (six trainings, two at a time).
+The documents are README.md and every docs/*.md. Not run in CI: on 2 CPU cores the set-up
+training takes about 2 minutes, the probe about 2.5 and the quality table about 6 (six
+trainings, two at a time).
 
-Markers. README.md ties each checked figure to its command with an invisible HTML comment
+Markers. A document ties each checked figure to its command with an invisible HTML comment
 written right after the number, with no space, so that the visible text does not change::
 
     the online probe read 85.3%<!-- verify: setup.online probe ±0.02 -->)
     | 0.967 ± 0.001<!-- verify: quality.DIM(L) conv --> |
 
 ``GROUP.NAME`` names the figure: GROUP is the command that measures it (``setup``, ``probe``,
-``quality``) and NAME what that command's output calls it (see "Measured values"). README's
-value is the number right before the marker, as a reader sees it ("85.3%" reads as 0.853, "0.967
-± 0.001" as mean 0.967 and std 0.001 over seeds): a figure and its marker move together, and a
-marker with no number before it is an error.
+``quality``) and NAME what that command's output calls it (see "Measured values"). The
+documented value is the number right before the marker, as a reader sees it ("85.3%" reads as
+0.853, "0.967 ± 0.001" as mean 0.967 and std 0.001 over seeds): a figure and its marker move
+together, from README to a page of docs/ and back, and a marker with no number before it is an
+error. One figure may be marked in several places (README's headline and its page); each is
+checked.
 
 Spread. A figure stated as mean ± std over seeds passes when the measured mean is within
-max(2 std, 0.005) of README's mean. A single-run figure passes when the measured value is
+max(2 std, 0.005) of the documented mean. A single-run figure passes when the measured value is
 within the marker's ±T, a fraction like the values (85.3% with ±0.02: 83.3% to 87.3%); a
 marker's ±T also overrides the rule for a mean ± std figure. The markers' tolerances for the
 single-run figures are judgements from the seed-to-seed spread of the quality table: ±0.01 for
@@ -30,19 +33,19 @@ Measured values:
            ("online linear probe on the code: 85.3% test accuracy"; training writes no summary file).
   probe    ``scripts/probe.py``: NAME "ENCODER LAYER" (encoder trained / random / pixels, the
            pixels' layer is "input"), the ``probe.json`` row with protocol linear, metric top1.
-  quality  ``scripts/repro_dim_quality.py``: NAME as in the first column of
+  quality  ``scripts/repro/repro_dim_quality.py``: NAME as in the first column of
            results/dim_quality.md ("DIM(L) conv", "random init code", "raw pixels"), the mean of
            that entry's per-seed values in ``scores`` of its JSON.
 
-The commands run as README writes them, with the same Python and the repository root as the
-current folder; only their outputs are redirected into ``--out-dir`` (default
+The commands run as the documents write them, with the same Python and the repository root as
+the current folder; only their outputs are redirected into ``--out-dir`` (default
 outputs/verify_readme/<date-time>/, which must be new or empty): ``out_dir=`` for training and
 the probe (the probe's ``encoder=`` and ``run_dir=`` then point at that training run, and its
-feature cache, ``cache_dir=``, starts empty there), ``--out`` for the quality table. README and
-results/ are never written. The probe reads the set-up run's encoder, so ``--only probe`` runs
-the set-up training too and reports its figure. Figures depend on the thread count, printed
-first. Each command's output is kept in ``<out-dir>/<group>.log``, the comparison in
-``<out-dir>/verify_readme.md``.
+feature cache, ``cache_dir=``, starts empty there), ``--out`` for the quality table. The
+documents and results/ are never written. The probe reads the set-up run's encoder, so
+``--only probe`` runs the set-up training too and reports its figure. Figures depend on the
+thread count, printed first. Each command's output is kept in ``<out-dir>/<group>.log``, the
+comparison in ``<out-dir>/verify_readme.md``.
 
 Exit code: 0 when every figure is inside its spread; 1 when one is outside, missing or its
 command failed; 2 on bad input (a malformed marker, an unknown group, an --out-dir in use).
@@ -63,19 +66,19 @@ from pathlib import Path
 from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from dim.errors import DimError  # noqa: E402
-from dim.report import markdown_table  # noqa: E402
+from dim.errors import DimError
+from dim.report import markdown_table
 
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"  # every docs/*.md is read too
 MIN_SPREAD = 0.005  # the narrowest spread a mean ± std figure is given, whatever its std
 
-# The commands as README writes them (after "python "), by group, in the order they run.
+# The commands as the documents write them (after "python "), by group, in the order they run.
 COMMANDS = {
     "setup": "scripts/train.py",
     "probe": "scripts/probe.py encoder=outputs/train/encoder.pt run_dir=outputs/train progress=false",
-    "quality": "scripts/repro_dim_quality.py --seeds 0,1,2 --epochs 10 --layers code,fc,conv --jobs 2",
+    "quality": "scripts/repro/repro_dim_quality.py --seeds 0,1,2 --epochs 10 --layers code,fc,conv --jobs 2",
 }
 NEEDS = {"probe": "setup"}  # the probe reads the set-up run's encoder
 
@@ -88,24 +91,31 @@ _FIGURE_BEFORE = re.compile(rf"(?<![\d.]){_NUMBER}(%?)(?:\s*±\s*{_NUMBER})?\**\
 
 @dataclass(frozen=True)
 class Figure:
-    """One checked figure of README: ``value`` (a percentage as a fraction), its std over seeds
-    when README states one, the marker's tolerance when it gives one."""
+    """One checked figure of a document: ``value`` (a percentage as a fraction), its std over
+    seeds when the document states one, the marker's tolerance when it gives one; ``source``
+    and ``line`` say where it is written."""
 
     group: str
     name: str
     value: float
     std: float | None
     tolerance: float | None
-    text: str  # as README writes it: "85.3%", "0.967 ± 0.001"
+    text: str  # as the document writes it: "85.3%", "0.967 ± 0.001"
     line: int
+    source: str = "README.md"
 
     @property
     def key(self) -> str:
         return f"{self.group}.{self.name}"
 
     @property
+    def where(self) -> str:
+        return f"{self.source}:{self.line}"
+
+    @property
     def spread(self) -> float:
-        """How far the measured value may lie from README's: the marker's ±T, else max(2 std, 0.005)."""
+        """How far the measured value may lie from the documented one: the marker's ±T, else
+        max(2 std, 0.005)."""
         return self.tolerance if self.tolerance is not None else max(2 * self.std, MIN_SPREAD)
 
 
@@ -132,20 +142,34 @@ def parse_figures(text: str, source: str = "README.md") -> list[Figure]:
             raise DimError(f"{where} states no spread; write the figure as mean ± std, or give the marker ±T")
         figures.append(Figure(group, name, value=float(figure[1]) * scale, std=std,
                               tolerance=None if tolerance is None else float(tolerance),
-                              text=figure[0].strip(" *"), line=line))  # fmt: skip
+                              text=figure[0].strip(" *"), line=line, source=source))  # fmt: skip
+    return figures
+
+
+def documents() -> list[Path]:
+    """The documents whose markers are checked: README.md, then docs/*.md by name."""
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
+def document_figures() -> list[Figure]:
+    """Every marked figure of every document, in document order."""
+    figures = []
+    for path in documents():
+        source = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
+        figures += parse_figures(path.read_text(), source)
     return figures
 
 
 def verdict(figure: Figure, measured: float | None) -> str:
-    """The verdict on a measured value: "OK" when it lies within the figure's spread of README's
-    value, "OUTSIDE" when not, "MISSING" when nothing was measured."""
+    """The verdict on a measured value: "OK" when it lies within the figure's spread of the
+    documented value, "OUTSIDE" when not, "MISSING" when nothing was measured."""
     if measured is None:
         return "MISSING"
     return "OK" if abs(measured - figure.value) <= figure.spread + 1e-9 else "OUTSIDE"
 
 
 def commands(out_dir: Path) -> dict[str, list[str]]:
-    """The arguments each group runs: README's, with the outputs redirected into ``out_dir``."""
+    """The arguments each group runs: the documented ones, with the outputs redirected into ``out_dir``."""
     train_dir = out_dir / "train"
     probe = [argument.replace("outputs/train", str(train_dir)) for argument in COMMANDS["probe"].split()]
     return {
@@ -198,12 +222,14 @@ def describe(values: list[float] | None) -> str:
 
 
 def compare(figures: list[Figure], measured: dict[str, list[float]]) -> list[list[str]]:
-    """A row per figure: its key, README's text, the measured value(s), the allowed spread, the verdict."""
+    """A row per figure: where it is written, its key, the documented text, the measured value(s),
+    the allowed spread, the verdict."""
     rows = []
     for figure in figures:
         values = measured.get(figure.key)
         mean = statistics.mean(values) if values else None
-        rows.append([figure.key, figure.text, describe(values), f"±{figure.spread:.3f}", verdict(figure, mean)])
+        rows.append([figure.where, figure.key, figure.text, describe(values), f"±{figure.spread:.3f}",
+                     verdict(figure, mean)])  # fmt: skip
     return rows
 
 
@@ -218,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(COMMANDS), help="groups to check, e.g. setup,probe")
     parser.add_argument("--out-dir", type=Path, default=None, help="where the re-runs write (new or empty)")
-    parser.add_argument("--dry-run", action="store_true", help="list the commands and README's figures; run nothing")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="list the commands and the documented figures; run nothing")  # fmt: skip
     args = parser.parse_args(argv)
     chosen = args.only.split(",")
     unknown = [group for group in chosen if group not in COMMANDS]
@@ -226,24 +253,25 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--only: unknown group {unknown[0]!r}; choose among {', '.join(COMMANDS)}")
     groups = [group for group in COMMANDS if group in chosen or any(NEEDS.get(c) == group for c in chosen)]
     try:
-        figures = sorted((figure for figure in parse_figures(README.read_text()) if figure.group in groups),
+        figures = sorted((figure for figure in document_figures() if figure.group in groups),
                          key=lambda figure: groups.index(figure.group))  # in the order they are measured
     except DimError as error:
         parser.error(str(error))
     out_dir = (args.out_dir or ROOT / "outputs" / "verify_readme" / time.strftime("%Y%m%d-%H%M%S")).resolve()
     if out_dir.is_relative_to(ROOT / "results"):
-        parser.error(f"--out-dir {out_dir} is under results/, which holds README's recorded results; choose another")
+        parser.error(f"--out-dir {out_dir} is under results/, which holds the documented results; choose another")
     if out_dir.exists() and any(out_dir.iterdir()):
         parser.error(f"--out-dir {out_dir} is not empty; choose a new folder (each check trains afresh)")
     arguments = commands(out_dir)
 
-    print(f"{len(figures)} figures of README.md to check, groups {', '.join(groups)}, outputs in {out_dir}")
+    print(f"{len(figures)} figures of {', '.join(sorted({f.source for f in figures}))} to check, "
+          f"groups {', '.join(groups)}, outputs in {out_dir}")  # fmt: skip
     for group in groups:
-        print(f"  {group}: README `python {COMMANDS[group]}`\n  {' ' * len(group)}  runs  `python "
+        print(f"  {group}: documented `python {COMMANDS[group]}`\n  {' ' * len(group)}  runs  `python "
               f"{' '.join(arguments[group])}`")  # fmt: skip
     if args.dry_run:
-        print(markdown_table(["figure", "README", "allowed spread", "README line"],
-                             [[f.key, f.text, f"±{f.spread:.3f}", f.line] for f in figures]))  # fmt: skip
+        print(markdown_table(["figure", "documented", "allowed spread", "where"],
+                             [[f.key, f.text, f"±{f.spread:.3f}", f.where] for f in figures]))  # fmt: skip
         return 0
 
     threads = thread_line()
@@ -261,8 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         except (RuntimeError, OSError, KeyError, ValueError) as error:  # a failed run, or outputs not where expected
             failures[group] = f"`python {' '.join(arguments[group])}` failed: {error}"
     rows = compare(figures, measured)
-    table = markdown_table(["figure", "README", "measured", "allowed spread", "verdict"], rows)
-    report = "\n".join([f"README.md figures re-measured on {time.strftime('%Y-%m-%d %H:%M')}; {threads}", "", table,
+    table = markdown_table(["where", "figure", "documented", "measured", "allowed spread", "verdict"], rows)
+    report = "\n".join([f"Documented figures re-measured on {time.strftime('%Y-%m-%d %H:%M')}; {threads}", "", table,
                         "", *(f"{group}: {failure}" for group, failure in failures.items())])  # fmt: skip
     print("\n" + report)
     (out_dir / "verify_readme.md").write_text(report + "\n")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts" / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts" / "repro"))
 
 from bench_distributions import merged_runs, summarise  # noqa: E402
 

@@ -191,7 +191,7 @@ def test_holdout_must_leave_rows_on_both_sides(holdout):
 
 def test_repro_ib_script_chooses_betas_on_training_rows_and_writes_the_sweep(run_script, tmp_path):
     env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
-    done = run_script("repro_ib", "--variants", "baseline,vib,club_gaussian", "--seeds", "0,1", "--epochs", "1",
+    done = run_script("repro/repro_ib", "--variants", "baseline,vib,club_gaussian", "--seeds", "0,1", "--epochs", "1",
                       "--hidden", "32", "--code-dim", "4", "--betas", "vib=0.05", "--select-betas", "1e-3,10",
                       "--select-seeds", "0", "--holdout", "500", "--out", tmp_path, env=env)  # fmt: skip
     assert done.returncode == 0, done.stderr

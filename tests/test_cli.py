@@ -218,3 +218,44 @@ def test_failed_download_is_one_line_exit_2_and_leaves_nothing(tmp_path, monkeyp
     assert "downloading cifar10 into 'data/cifar10' failed (" in stderr and "name resolution" in stderr
     left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
     assert left == (["data", "data/cifar10", "data/cifar10/mine.txt"] if existed else []), left
+
+
+# ---- the commands behave like Hydra apps ---------------------------------------------------
+
+COMMANDS = ["train", "probe", "estimate_mi", "export_features", "train_gan", "train_ali", "train_ib"]
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_answers_help_with_its_groups_and_keys(name):
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / f"{name}.py"), "--help"], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"{name} is powered by Hydra" in done.stdout and "== Configuration groups ==" in done.stdout
+    assert "== Config ==" in done.stdout and "seed" in done.stdout
+
+
+def test_cfg_job_prints_the_composed_config_and_runs_nothing(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), "--cfg", "job", "seed=3",
+                           "estimator=infonce"], capture_output=True, text=True, timeout=120, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "seed: 3" in done.stdout and "name: infonce" in done.stdout
+    assert list(tmp_path.iterdir()) == []  # no outputs/, no .hydra/, no log
+
+
+def test_a_multirun_sweep_runs_one_job_per_value(pairs):
+    outs = [pairs / f"r{seed}.json" for seed in (0, 1)]
+    done = subprocess.run([sys.executable, str(SCRIPT), "-m", f"x={pairs}/x.npy", f"y={pairs}/y.npy", "seed=0,1",
+                           f"out={pairs}/r${{seed}}.json", *FAST], capture_output=True, text=True, timeout=300,
+                          cwd=pairs)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(out.read_text())["config"]["seed"] for out in outs] == [0, 1]
+    assert sorted(p.name for p in (pairs / "outputs" / "multirun").iterdir()) == ["0", "1", "multirun.yaml"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["seed=0,1"], "seed=0,1 is a sweep: add -m"),
+    (["-m", "sede=0,1"], "unknown key 'sede'; did you mean 'seed'?"),
+])  # fmt: skip
+def test_bad_sweeps_are_one_line_errors(pairs, args, message):
+    done = run(f"x={pairs}/x.npy", f"y={pairs}/y.npy", *args, *FAST)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr, done.stderr

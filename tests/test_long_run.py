@@ -1,4 +1,4 @@
-"""Short version of scripts/long_run.py: every estimator with injected extreme scores stays finite."""
+"""Short version of scripts/bench/long_run.py: every estimator with injected extreme scores stays finite."""
 
 import math
 

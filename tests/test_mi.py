@@ -72,7 +72,7 @@ def test_smile_is_labelled_an_estimate_and_carries_a_true_lower_bound(single_thr
     assert any("not a lower bound" in w for w in result.warnings)
     from dim.report import mi_table
 
-    assert "estimate, not a bound" in mi_table([result])
+    assert "estimate, not a lower bound" in mi_table([result])
     assert estimate_mi(x, y, estimator="dv", **FAST).lower_bound_nats is None
 
 

@@ -45,9 +45,9 @@ def test_summary_rows_give_mean_and_std_per_layer_and_reader(tmp_path):
 
 
 def test_gpu_path_benchmark_runs_on_cpu():
-    """scripts/bench_dim.py part 5 (the GPU path) on the CPU with tiny sizes: every figure it
+    """scripts/bench/bench_dim.py part 5 (the GPU path) on the CPU with tiny sizes: every figure it
     records is there and sane (a GPU run measures the same code)."""
-    spec = importlib.util.spec_from_file_location("bench_dim", ROOT / "scripts" / "bench_dim.py")
+    spec = importlib.util.spec_from_file_location("bench_dim", ROOT / "scripts" / "bench" / "bench_dim.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     result = bench.pipeline_benchmark("cpu", "digits_views_amdim", 1, batch=8, repeats=3, rows=16)

@@ -1,5 +1,5 @@
-"""scripts/verify_readme.py without training: README's markers, the spread rule, the measured
-values read from each command's outputs, and a dry run."""
+"""scripts/verify_readme.py without training: the markers of README.md and docs/*.md, the spread
+rule, the measured values read from each command's outputs, and a dry run."""
 
 import importlib.util
 import json
@@ -22,23 +22,46 @@ def _figures_by_key(text: str) -> dict:
     return {figure.key: figure for figure in verify.parse_figures(text)}
 
 
-def test_readme_marks_the_figures_of_the_three_commands():
-    figures = _figures_by_key(verify.README.read_text())
+def test_documents_are_readme_and_the_docs_pages():
+    documents = verify.documents()
+    assert documents[0] == ROOT / "README.md"
+    assert ROOT / "docs" / "pretrain.md" in documents and all(path.suffix == ".md" for path in documents)
+
+
+def test_documents_mark_the_figures_of_the_three_commands():
+    figures = {figure.key: figure for figure in verify.document_figures()}
     layers = ("conv", "fc", "code")
     expected = {"setup.online probe", "probe.pixels input", "quality.raw pixels"}
     expected |= {f"probe.{encoder} {layer}" for encoder in ("trained", "random") for layer in layers}
     expected |= {f"quality.{row} {layer}" for row in ("DIM(L)", "DIM(G)", "random init") for layer in layers}
     assert expected <= set(figures)
     assert all(0 < figure.value <= 1 and figure.spread > 0 for figure in figures.values())
-    assert figures["setup.online probe"].text.endswith("%")  # README states it as a percentage
+    assert figures["setup.online probe"].text.endswith("%")  # stated as a percentage
+    readme = {figure.key for figure in verify.document_figures() if figure.source == "README.md"}
+    assert "setup.online probe" in readme  # the set-up command's figure stays in README
 
 
-def test_readme_quality_figures_agree_with_the_recorded_results(tmp_path):
-    """The quality names are the keys repro_dim_quality.py writes, and README's table matches
-    results/dim_quality.json (the run it reports)."""
+def test_every_command_is_written_in_the_documents():
+    """The commands the script runs are the ones a reader finds in README or docs/ (line breaks
+    and code spans aside)."""
+    text = " ".join(" ".join(path.read_text().replace("`", " ").split()) for path in verify.documents())
+    for command in verify.COMMANDS.values():
+        assert f"python {command}" in text, command
+
+
+def test_a_figure_marked_twice_reads_the_same_everywhere():
+    texts: dict[str, set[str]] = {}
+    for figure in verify.document_figures():
+        texts.setdefault(figure.key, set()).add(figure.text)
+    assert {key: text for key, text in texts.items() if len(text) > 1} == {}
+
+
+def test_documented_quality_figures_agree_with_the_recorded_results(tmp_path):
+    """The quality names are the keys repro_dim_quality.py writes, and the documented table
+    matches results/dim_quality.json (the run it reports)."""
     (tmp_path / "dim_quality.json").write_text((ROOT / "results" / "dim_quality.json").read_text())
     measured = {f"quality.{name}": values for name, values in verify.measure_quality(tmp_path, "").items()}
-    quality = [figure for figure in verify.parse_figures(verify.README.read_text()) if figure.group == "quality"]
+    quality = [figure for figure in verify.document_figures() if figure.group == "quality"]
     assert [row[-1] for row in verify.compare(quality, measured)] == ["OK"] * len(quality)
 
 
@@ -49,6 +72,8 @@ def test_parser_reads_the_number_before_each_marker():
     online = figures["setup.online probe"]
     assert (online.value, online.std, online.tolerance, online.text, online.line) == (pytest.approx(0.853), None, 0.02,
                                                                                       "85.3%", 1)
+    assert online.where == "README.md:1"
+    assert verify.parse_figures(text, "docs/evaluate.md")[0].where == "docs/evaluate.md:1"
     conv = figures["quality.DIM(L) conv"]
     assert (conv.value, conv.std, conv.text, conv.line) == (0.972, 0.003, "0.972 ± 0.003", 2)
     assert conv.spread == pytest.approx(0.006)  # 2 std
@@ -96,9 +121,10 @@ def test_dry_run_lists_the_commands_and_runs_nothing(tmp_path):
                          text=True, cwd=tmp_path, timeout=120, check=False)  # fmt: skip
     assert run.returncode == 0, run.stderr
     for command in verify.COMMANDS.values():
-        assert f"README `python {command}`" in run.stdout
+        assert f"documented `python {command}`" in run.stdout
     assert f"out_dir={out_dir / 'train'}" in run.stdout and f"--out {out_dir / 'dim_quality'}" in run.stdout
-    assert "| setup.online probe |" in run.stdout  # README's figures, listed
+    assert "| setup.online probe |" in run.stdout  # the documented figures, listed
+    assert "| README.md:" in run.stdout and "| docs/" in run.stdout  # with where each is written
     assert not out_dir.exists()
 
 
@@ -120,6 +146,9 @@ def test_a_full_check_with_stand_in_commands(tmp_path, monkeypatch, capsys):
                       "0.927<!-- verify: probe.trained code ±0.01 -->, DIM(L) code 0.926 ± 0.003"
                       "<!-- verify: quality.DIM(L) code -->\n")  # fmt: skip
     monkeypatch.setattr(verify, "README", readme)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "page.md").write_text("DIM(L) code 0.926 ± 0.003<!-- verify: quality.DIM(L) code -->\n")
+    monkeypatch.setattr(verify, "DOCS", tmp_path / "docs")
 
     def stand_ins(out_dir: Path) -> dict[str, list[str]]:
         rows = [{"encoder": "trained", "layer": "code", "protocol": "linear", "metric": "top1", "value": 0.93}]
@@ -134,8 +163,10 @@ def test_a_full_check_with_stand_in_commands(tmp_path, monkeypatch, capsys):
     assert verify.main(["--out-dir", str(tmp_path / "v")]) == 1
     printed = capsys.readouterr().out
     assert "threads: torch.get_num_threads()" in printed
-    assert "| setup.online probe | 85.3% | 0.8600 | ±0.020 | OK |" in printed
-    assert "| probe.trained code | 0.927 | 0.9300 | ±0.010 | OK |" in printed
-    assert "| quality.DIM(L) code | 0.926 ± 0.003 | 0.9100 ± 0.0100 (3 seeds) | ±0.006 | OUTSIDE |" in printed
+    assert "| README.md:1 | setup.online probe | 85.3% | 0.8600 | ±0.020 | OK |" in printed
+    assert "| README.md:1 | probe.trained code | 0.927 | 0.9300 | ±0.010 | OK |" in printed
+    assert ("| README.md:1 | quality.DIM(L) code | 0.926 ± 0.003 | 0.9100 ± 0.0100 (3 seeds) | ±0.006 | OUTSIDE |"
+            in printed)  # fmt: skip
+    assert "| page.md:1 | quality.DIM(L) code |" in printed  # a figure of docs/ is checked too
     assert (tmp_path / "v" / "verify_readme.md").is_file() and (tmp_path / "v" / "setup.log").is_file()
     assert verify.main(["--only", "setup", "--out-dir", str(tmp_path / "w")]) == 0

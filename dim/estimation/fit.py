@@ -18,7 +18,7 @@ from dim.estimation.result import MIResult
 from dim.estimation.settings import EstimatorSettings
 from dim.loss import MutualInformation
 from dim.objectives import readout_value
-from dim.runtime import autocast
+from dim.runtime import autocast, interactive
 
 __all__ = ["fit_critic", "progress_bar"]
 
@@ -182,7 +182,7 @@ def fit_critic(
 
 
 def progress_bar(total: int, enabled: bool, description: str):
-    if not enabled:
+    if not interactive(enabled):
         return None
     from tqdm.auto import tqdm
 

@@ -11,7 +11,8 @@ import numpy as np
 
 from dim.bounds import NATS_PER_BIT
 
-__all__ = ["MIResult", "aggregate", "combine_intervals", "finish", "result_warnings", "runs_disagree"]
+__all__ = ["MIResult", "aggregate", "combine_intervals", "estimate_note", "estimator_label", "finish", "floored_note",
+           "result_warnings", "runs_disagree"]
 
 
 @dataclass
@@ -81,7 +82,30 @@ class MIResult:
         return out
 
 
+def floored_note(result: MIResult) -> str:
+    """What a floored estimate means, in one clause (the result's warning and the table's note)."""
+    return f"no dependence above {result.upper_limit_nats:.3f} nats detected"
+
+
+def estimate_note(result: MIResult) -> str:
+    """What a value that is not a lower bound means, with the true bound read beside it (the
+    result's warning and the table's note)."""
+    note = f"{result.readout} is an estimate, not a lower bound: it can exceed the true MI"
+    if result.lower_bound_nats is not None:
+        note += (f"; a true lower bound from the same critic ({result.lower_bound_readout}) reads "
+                 f"{result.lower_bound_nats:.3f} nats")  # fmt: skip
+    return note
+
+
+def estimator_label(result: MIResult) -> str:
+    """"infonce", "jsd, read as dv", "auto: infonce": the estimator, and its readout when it differs."""
+    label = result.estimator if result.readout == result.estimator else f"{result.estimator}, read as {result.readout}"
+    return f"auto: {label}" if result.auto_choice is not None else label
+
+
 def result_warnings(result: MIResult) -> list[str]:
+    """The notes a reader of ``result`` needs: ceilings, floors, estimates that are not bounds,
+    runs that disagree, over-fitting."""
     out = []
     if result.ceiling_nats is not None and result.mi_nats > result.ceiling_nats - 1.0:
         out.append(
@@ -92,15 +116,11 @@ def result_warnings(result: MIResult) -> list[str]:
     if result.floored:
         out.append(
             "no trained critic read significantly above the constant critic (0 nats) on the calibration part: "
-            f"the estimate is floored at 0; no dependence above {result.upper_limit_nats:.3f} nats detected "
+            f"the estimate is floored at 0; {floored_note(result)} "
             "(the 95% upper limit of the trained critic's held-out bound; weaker dependence may be present)"
         )
     if not result.is_lower_bound:
-        note = f"{result.readout} is an estimate, not a lower bound: it can exceed the true MI"
-        if result.lower_bound_nats is not None:
-            note += (f"; a true lower bound from the same critic ({result.lower_bound_readout}) reads "
-                     f"{result.lower_bound_nats:.3f} nats")  # fmt: skip
-        out.append(note)
+        out.append(estimate_note(result))
     if len(result.runs) > 1 and runs_disagree([tuple(r["ci_nats"]) for r in result.runs]):
         readings = ", ".join(f"{r['mi_nats']:.3f}" for r in result.runs)
         out.append(

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from dim.checkpoint import check_out_dir, load_checkpoint, save_atomic, setting_differences
 from dim.errors import ConfigError, DimError
 from dim.io import write_json_atomic
+from dim.runtime import interactive
 
 __all__ = ["AdversarialTrainer", "LoopSettings", "check_settings"]
 
@@ -177,7 +178,7 @@ class AdversarialTrainer(ABC):
             from torch.utils.tensorboard import SummaryWriter
 
             writer = SummaryWriter(str(self.out_dir / "tensorboard"))
-        bar = tqdm(total=s.steps, initial=self.step, disable=not s.progress, desc=self.kind, dynamic_ncols=True)
+        bar = tqdm(total=s.steps, initial=self.step, disable=not interactive(s.progress), desc=self.kind, dynamic_ncols=True)
         start = time.perf_counter()
         try:
             for module in self.modules.values():

@@ -1,6 +1,6 @@
 """Evaluation benchmarks: faiss k-NN against scikit-learn, the linear probe against scikit-learn.
 
-    python scripts/bench_eval.py [--train 50000] [--queries 10000] [--dim 512] [--repeats 3]
+    python scripts/bench/bench_eval.py [--train 50000] [--queries 10000] [--dim 512] [--repeats 3]
 
 1. k-NN, majority vote, k = 20, cosine similarity: ``eval.knn.knn_predict(weighted=False)``
    with each exact backend ("faiss" IndexFlatIP, "torch" float32, "torch-bf16" certified
@@ -20,18 +20,15 @@ Everything is measured in this one run, on this machine.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dim.data import embedded_digits_split  # noqa: E402
-from dim.report import median_ms  # noqa: E402
-from eval.knn import BACKENDS, knn_predict  # noqa: E402
-from eval.linear import linear_probe  # noqa: E402
+from dim.data import embedded_digits_split
+from dim.report import median_ms
+from eval.knn import BACKENDS, knn_predict
+from eval.linear import linear_probe
 
 
 def clustered_features(n: int, centres: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:

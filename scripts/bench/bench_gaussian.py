@@ -1,6 +1,6 @@
 """Benchmark: dim's estimate_mi against KSG, torch-mist and bmi on identical Gaussian data.
 
-    python scripts/bench_gaussian.py [--seeds 5] [--n 10000] [--dim 20]
+    python scripts/bench/bench_gaussian.py [--seeds 5] [--n 10000] [--dim 20]
         [--mist-python /tmp/venv-mist/bin/python] [--bmi-python /tmp/venv-bmi/bin/python]
 
 Tasks: X, Y in R^d with componentwise correlation rho, true I = 2 and 4 nats, and independent
@@ -27,15 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
-from dim.io import write_json_atomic  # noqa: E402
-from dim.ksg import ksg_mi  # noqa: E402
-from dim import estimate_mi  # noqa: E402
-from dim.tasks import gaussian_rho_for_mi, sample_correlated_gaussians  # noqa: E402
+from dim import estimate_mi
+from dim.io import write_json_atomic
+from dim.ksg import ksg_mi
+from dim.tasks import gaussian_rho_for_mi, sample_correlated_gaussians
 
-PEER_RUNNER = ROOT / "scripts" / "peers" / "run_peer.py"
+PEER_RUNNER = Path(__file__).resolve().parent / "peers" / "run_peer.py"
 
 
 def run_dim(x, y, seed):

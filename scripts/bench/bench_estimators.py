@@ -1,6 +1,6 @@
 """Bias, spread and interval coverage of every estimator of ``estimate_mi`` on d = 20 Gaussians.
 
-    python scripts/bench_estimators.py [--truths 2,4,8] [--seeds 0,1,2,3,4] [--n 10000] [--jobs 2]
+    python scripts/bench/bench_estimators.py [--truths 2,4,8] [--seeds 0,1,2,3,4] [--n 10000] [--jobs 2]
 
 For each estimator (its default readout; "auto" reports InfoNCE or MINE, and the table names
 which) and each true MI, ``--seeds`` independent samples of
@@ -14,18 +14,16 @@ truth, and the same for the DV lower bound read beside it. Writes results/bench_
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
 from dim import estimate_mi
-from dim.objectives import ESTIMATORS  # noqa: E402
-from dim.report import markdown_table, parallel_map, write_results  # noqa: E402
-from dim.tasks import gaussian_rho_for_mi, sample_correlated_gaussians  # noqa: E402
+from dim.objectives import ESTIMATORS
+from dim.report import markdown_table, parallel_map, write_results
+from dim.tasks import gaussian_rho_for_mi, sample_correlated_gaussians
 
 
 def one_run(estimator: str, truth: float, seed: int, n: int, dim: int) -> dict:

@@ -1,6 +1,6 @@
 """Quality of Deep InfoMax representations on the embedded digits, over seeds.
 
-    python scripts/repro_dim_quality.py [--seeds 0,1,2] [--epochs 10] [--objectives local,global]
+    python scripts/repro/repro_dim_quality.py [--seeds 0,1,2] [--epochs 10] [--objectives local,global]
                                         [--layers code,fc,conv] [--supervised] [--jobs 2] [--device cuda]
                                         [--extra encoder.width=32 ...] [--figure results/x.png]
                                         [--out results/dim_quality]
@@ -23,17 +23,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
-import torch  # noqa: E402
+import torch
 
-from dim.report import markdown_table, parallel_map, write_results  # noqa: E402
-from eval.quality import LABELS, plot_histories, run_item, summary_rows  # noqa: E402
+from dim.report import markdown_table, parallel_map, write_results
+from eval.quality import LABELS, plot_histories, run_item, summary_rows
 
 
 def main() -> None:
@@ -83,7 +81,7 @@ def main() -> None:
     header = ["representation"] + [f"{layer} {reader}" for layer in layers for reader in ("linear", "k-NN")]
     table = markdown_table(header, summary_rows(readings, layers))
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    command = (f"python scripts/repro_dim_quality.py --seeds {args.seeds} --epochs {args.epochs} "
+    command = (f"python scripts/repro/repro_dim_quality.py --seeds {args.seeds} --epochs {args.epochs} "
                f"--objectives {args.objectives} --layers {args.layers}" + (" --supervised" if args.supervised else "")
                + (" --no-baselines" if args.no_baselines else "") + (f" --extra {' '.join(extra)}" if extra else "")
                + f" --jobs {args.jobs}" + (f" --figure {os.path.relpath(args.figure, ROOT)}" if args.figure else "")

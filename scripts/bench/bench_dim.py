@@ -1,7 +1,7 @@
 """Deep InfoMax benchmarks: step breakdown, shared-negative InfoNCE, memory, prior matching.
 
-    python scripts/bench_dim.py [--repeats 20] [--skip-prior]
-    python scripts/bench_dim.py --device cuda [--compile] [--batch 256]   # the GPU path (5)
+    python scripts/bench/bench_dim.py [--repeats 20] [--skip-prior]
+    python scripts/bench/bench_dim.py --device cuda [--compile] [--batch 256]   # the GPU path (5)
 
 1. Throughput of one local-DIM step (JSD head, default critic width, batch 64, 32x32 input,
    dim32 encoder) and its breakdown: encoder forward+backward, critics (embeddings + score
@@ -37,12 +37,11 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
-from dim import bounds  # noqa: E402
-from dim.encoders import build_encoder  # noqa: E402
-from dim.infomax import (  # noqa: E402
+from dim import bounds
+from dim.encoders import build_encoder
+from dim.infomax import (
     PriorDiscriminator,
     infomax_bound,
     infomax_scores,
@@ -50,8 +49,8 @@ from dim.infomax import (  # noqa: E402
     sample_prior,
     split_positive_negative,
 )
-from dim.report import median_ms  # noqa: E402
-from dim.training import DeepInfoMax  # noqa: E402
+from dim.report import median_ms
+from dim.training import DeepInfoMax
 
 
 def step_breakdown(repeats: int, units: int) -> dict[str, float]:

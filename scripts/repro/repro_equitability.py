@@ -1,6 +1,6 @@
 """MINE paper, Fig. 2 (equitability): y = f(x) + sigma * eps, x ~ U(-1, 1), f in {x, x^3, sin x}.
 
-    python scripts/repro_equitability.py [--sigmas 0.05,0.1,0.2,0.5,1.0] [--n 10000] [--seeds 0,1,2,3,4]
+    python scripts/repro/repro_equitability.py [--sigmas 0.05,0.1,0.2,0.5,1.0] [--n 10000] [--seeds 0,1,2,3,4]
 
 An equitable estimator gives the same reading for the same noise, whatever f. Here each
 estimate is set against *its own* true MI, h(Y) - h(sigma * eps), computed by 1-D numerical
@@ -12,16 +12,14 @@ Writes results/equitability.{json,md,png}.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
-from dim.report import markdown_table, parallel_map, save_figure, default_and_ksg, write_results  # noqa: E402
-from dim.tasks import ADDITIVE_NOISE_FUNCTIONS, additive_noise_mi, sample_additive_noise  # noqa: E402
+from dim.report import default_and_ksg, markdown_table, parallel_map, save_figure, write_results
+from dim.tasks import ADDITIVE_NOISE_FUNCTIONS, additive_noise_mi, sample_additive_noise
 
 
 def main() -> None:

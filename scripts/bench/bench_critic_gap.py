@@ -1,6 +1,6 @@
 """Where the default estimate loses MI: the data, or the critic it learns?
 
-    python scripts/bench_critic_gap.py [--tasks student-t-dof1-5x5,...] [--seeds 0,1,2] [--n 10000]
+    python scripts/bench/bench_critic_gap.py [--tasks student-t-dof1-5x5,...] [--seeds 0,1,2] [--n 10000]
         [--held-out 2000] [--jobs 2]
 
 For the distribution tasks whose true critic log p(x, y) / (p(x) p(y)) has a closed form (the
@@ -17,20 +17,18 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
-from dim.bounds import diagonal_split  # noqa: E402
 from dim import estimate_mi
-from dim.objectives import readout_value  # noqa: E402
-from dim.report import markdown_table, parallel_map, write_results  # noqa: E402
-from dim.tasks import DISTRIBUTION_TASKS, additive_uniform_log_ratio, student_t_log_ratio  # noqa: E402
+from dim.bounds import diagonal_split
+from dim.objectives import readout_value
+from dim.report import markdown_table, parallel_map, write_results
+from dim.tasks import DISTRIBUTION_TASKS, additive_uniform_log_ratio, student_t_log_ratio
 
 DEFAULT_TASKS = "student-t-dof1-5x5,student-t-dof2-5x5,student-t-dof3-5x5,additive-uniform-eps0.1,additive-uniform-eps0.75"
 

@@ -1,6 +1,6 @@
 """The MINE notes' experiments on the embedded MNIST digits (offline), in bits against the truth.
 
-    python scripts/repro_mnist.py [--experiments image4,image8,values4,seq16,seq16-independent]
+    python scripts/repro/repro_mnist.py [--experiments image4,image8,values4,seq16,seq16-independent]
 
 - image4 / image8: A a digit of one of 4 (or 8) classes, B another digit of the same class:
   I(A; B) = H(class), about 2 (3) bits;
@@ -23,16 +23,14 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
-from dim.cli import one_line_errors  # noqa: E402
-from dim import estimate_mi  # noqa: E402
-from dim.report import markdown_table, mi_table, write_results  # noqa: E402
-from dim.tasks import SplitPairs, mnist_image_pairs, mnist_image_value_pairs, peak_sequence_pairs  # noqa: E402
+from dim import estimate_mi
+from dim.cli import one_line_errors
+from dim.report import markdown_table, mi_table, write_results
+from dim.tasks import SplitPairs, mnist_image_pairs, mnist_image_value_pairs, peak_sequence_pairs
 
 FOUR, EIGHT = (4, 5, 8, 9), (0, 2, 3, 7, 4, 5, 8, 9)
 EXPERIMENTS = {

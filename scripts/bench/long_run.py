@@ -1,6 +1,6 @@
 """Long-run numerical check (not in CI): every estimator, 10,000 steps at lr 1e-3, no NaN/inf.
 
-    python scripts/long_run.py [--steps 10000] [--lr 1e-3] [--mi 10]
+    python scripts/bench/long_run.py [--steps 10000] [--lr 1e-3] [--mi 10]
 
 Each estimator trains a separable critic online on fresh batches of 64 Gaussian pairs in
 d = 20 at a high true MI (10 nats by default, where exp-based bounds are most fragile).
@@ -13,20 +13,18 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
-from dim.cli import one_line_errors  # noqa: E402
-from dim.critics import make_critic  # noqa: E402
+from dim.cli import one_line_errors
+from dim.critics import make_critic
 from dim.loss import MutualInformation, train_online
-from dim.objectives import ESTIMATORS  # noqa: E402
-from dim.tasks import gaussian_rho_for_mi  # noqa: E402
+from dim.objectives import ESTIMATORS
+from dim.tasks import gaussian_rho_for_mi
 
 
 def main() -> None:

@@ -1,8 +1,8 @@
 """MINE Sec. 5.2 (Fig. 6, Table 2), reduced: ALI against two ALI + MINE models on the 25 Gaussians and the digits.
 
-    python scripts/repro_ali.py --jobs 2             # reduced budget, 37 minutes on 2 CPU cores
-    python scripts/repro_ali.py --full               # the paper's network sizes (DCGAN width 64, 400 units), long
-    python scripts/repro_ali.py --eval-split validation --beta 0.5   # tuning, on held-out training images
+    python scripts/repro/repro_ali.py --jobs 2             # reduced budget, 37 minutes on 2 CPU cores
+    python scripts/repro/repro_ali.py --full               # the paper's network sizes (DCGAN width 64, 400 units), long
+    python scripts/repro/repro_ali.py --eval-split validation --beta 0.5   # tuning, on held-out training images
 
 For each dataset, ALI (beta = 0), ALI + MINE (a statistics network per path, as the paper) and
 ALI + MINE with one statistics network shared by both paths (``statistics=shared``, our variant)
@@ -27,10 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
-from dim.report import markdown_table, parallel_map, save_figure, write_results  # noqa: E402
+from dim.report import markdown_table, parallel_map, save_figure, write_results
 
 # the paper's Table 2, MNIST: euclidean reconstruction error, reconstruction accuracy %, MS-SSIM
 PAPER_MNIST = {"ALI": ("14.24", "45.95", "0.97"), "ALICE": ("5.20", "98.17", "0.98"), "ALI + MINE": ("9.73", "96.10", "0.99")}
@@ -174,7 +173,7 @@ def main() -> None:
     results = parallel_map(run, items, args.jobs)
     runs = {item[:3]: result for item, result in zip(items, results)}
 
-    command = "python scripts/repro_ali.py " + " ".join(sys.argv[1:])
+    command = "python scripts/repro/repro_ali.py " + " ".join(sys.argv[1:])
     keys = ("recon_error", "recon_accuracy", "ms_ssim", "recon_mode_match", "sample_modes", "sample_reverse_kl",
             "mi_encoder_nats", "mi_decoder_nats")  # fmt: skip
     summary = {data: {name: summarise([runs[data, name, s] for s in seeds], keys) for name in models} for data in datasets}

@@ -1,12 +1,12 @@
 """Long-run numerical check of Deep InfoMax training (not in CI): every head, many steps.
 
-    python scripts/long_run_dim.py [--steps 20000] [--heads jsd,dv,mine,infonce,nwj] [--width 16] [--units 64] [--device cuda]
+    python scripts/bench/long_run_dim.py [--steps 20000] [--heads jsd,dv,mine,infonce,nwj] [--width 16] [--units 64] [--device cuda]
 
 Trains local + global DIM with prior matching (alpha = beta = 1, gamma = 0.1) on the embedded
 digits for ``--steps`` steps per head with a small dim32 encoder (``--width 16``: channels
 16-32-64, fc 256; ``--width 64`` is the paper's network) and 64-unit critics (``--units``).
 On a CPU, one thread per process is as fast per step as two: run heads in parallel processes,
-e.g. ``OMP_NUM_THREADS=1 python scripts/long_run_dim.py --heads jsd,dv,mine &`` and the rest. The trainer checks every loss
+e.g. ``OMP_NUM_THREADS=1 python scripts/bench/long_run_dim.py --heads jsd,dv,mine &`` and the rest. The trainer checks every loss
 term, MI reading, discriminator and probe value for NaN/inf at every step and stops with an
 error if one appears; this script then checks that every weight is finite and prints, per head,
 the final MI readings (nats), the online probe's test accuracy and the time.
@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
-import torch  # noqa: E402
+import torch
 
-from dim.checkpoint import load_checkpoint  # noqa: E402
-from dim.cli import compose  # noqa: E402
-from dim.training import train  # noqa: E402
+from dim.checkpoint import load_checkpoint
+from dim.cli import compose
+from dim.training import train
 
 STEPS_PER_EPOCH = 4000 // 64  # the embedded digits' training part at batch 64
 

@@ -1,11 +1,11 @@
 """Benchmark beyond Gaussians: ``estimate_mi`` on distributions with known MI, beside KSG and peers.
 
-    python scripts/bench_distributions.py [--tasks all] [--seeds 0,1,2] [--n 10000]
+    python scripts/bench/bench_distributions.py [--tasks all] [--seeds 0,1,2] [--n 10000]
         [--methods smile:standardize,smile:rank,dv:rank] [--ksg] [--jobs 2]
         [--bmi-python /tmp/venv-bmi/bin/python] [--bmi-methods mine,infonce] [--mist-python ...]
         [--merge results/bench_distributions.json]
-    python scripts/bench_distributions.py --time --baseline COMMIT [--tasks ...] [--seeds ...]
-    python scripts/bench_distributions.py --report-only      # re-summarise the JSON's runs
+    python scripts/bench/bench_distributions.py --time --baseline COMMIT [--tasks ...] [--seeds ...]
+    python scripts/bench/bench_distributions.py --report-only      # re-summarise the JSON's runs
 
 Tasks: ``dim.tasks.DISTRIBUTION_TASKS`` (Student-t with 1, 2, 3, 5 degrees of freedom at 1 x 1
 and 5 x 5, normal-CDF / half-cube / spiral warps, additive uniform noise, sparse and dense
@@ -22,7 +22,7 @@ early-stopping evaluations, readout, bootstrap). Writes results/bench_distributi
 this tree and of COMMIT (checked out into a temporary git worktree and run in a subprocess),
 side by side on the same samples, one estimate at a time, with the ratio.
 
-Peers, each in its own venv (see scripts/bench_gaussian.py for the install lines), are
+Peers, each in its own venv (see scripts/bench/bench_gaussian.py for the install lines), are
 skipped unless their python is given; KSG (ours, k = 3) runs with ``--ksg``. ``--merge JSON`` adds
 the methods of an earlier run (same tasks, seeds and n: the same arrays) that this run does not
 repeat, so that a table can grow a column without re-running the others.
@@ -40,14 +40,13 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
-from bench_gaussian import run_ksg, run_peer  # noqa: E402
+from bench_gaussian import run_ksg, run_peer
 
-from dim.estimation import combine_intervals, estimate_mi  # noqa: E402
-from dim.report import markdown_table, parallel_map, save_figure, write_results  # noqa: E402
-from dim.tasks import DISTRIBUTION_TASKS  # noqa: E402
+from dim.estimation import combine_intervals, estimate_mi
+from dim.report import markdown_table, parallel_map, save_figure, write_results
+from dim.tasks import DISTRIBUTION_TASKS
 
 
 def run_dim(method: str, task: str, seed: int, n: int) -> dict:
