@@ -14,6 +14,11 @@ from dim.sandwich import MIBounds
 __all__ = ["bounds_table", "mi_table", "markdown_table", "save_figure", "median_ms", "parallel_map", "write_results", "default_and_ksg"]
 
 
+def plural(n: int, word: str) -> str:
+    """"1 row", "2 rows"."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _interval(interval) -> str:
     return f"[{interval[0]:.3f}, {interval[1]:.3f}]"
 
@@ -70,7 +75,7 @@ def bounds_table(result: MIBounds) -> str:
     lines.append(
         f"{result.lower_nats:.3f} <= I(X; Z) <= {result.upper_nats:.3f} nats "
         f"({result.lower_bits:.3f} to {result.upper_bits:.3f} bits; {result.lower_bound} and {result.upper_bound}, "
-        f"K = {result.block_size}, {result.rows} rows, {result.seconds:.1f} s)"
+        f"K = {result.block_size}, {plural(result.rows, 'row')}, {result.seconds:.1f} s)"
     )
     return "\n".join(lines)
 

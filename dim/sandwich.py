@@ -1,5 +1,9 @@
 """A sandwich on I(X; Z) for a stochastic encoder with a known p(z|x): ``estimate_mi_bounds``.
 
+The encoder is a :class:`dim.StochasticEncoder` or any model with ``sample(x)`` and
+``log_prob(z, x)`` (:class:`dim.stochastic.ConditionalDensity`); the marginal bounds below need the
+closed-form Gaussian of a ``StochasticEncoder``, the others only the density.
+
 Nothing is trained: the encoder's own densities give a lower bound (InfoNCE with the likelihood,
 :func:`dim.upper_bounds.infonce_likelihood_bound`) and several upper bounds (leave-one-out,
 CLUB, the variational marginal bound with a standard normal r and with the moment-matched
@@ -24,7 +28,7 @@ from torch import Tensor, nn
 from dim import upper_bounds as ub
 from dim.bounds import NATS_PER_BIT
 from dim.errors import ConfigError, DataError
-from dim.stochastic import require_conditional
+from dim.stochastic import StochasticEncoder, require_conditional
 
 __all__ = ["LOWER_BOUNDS", "UPPER_BOUNDS", "MIBounds", "estimate_mi_bounds"]
 
@@ -123,8 +127,11 @@ def estimate_mi_bounds(
     """Lower and upper bounds on I(X; Z), Z ~ p(z|X), from the encoder's own density, in nats.
 
     Args:
-        encoder: a :class:`dim.stochastic.StochasticEncoder` with noise "gaussian" or "additive"
-            (a deterministic encoder, or propagated noise, raises :class:`DimError`).
+        encoder: a :class:`dim.stochastic.StochasticEncoder` with noise "gaussian" or "additive",
+            or any model with ``sample(x)`` and ``log_prob(z, x)``
+            (:class:`dim.stochastic.ConditionalDensity`; its bounds are InfoNCE with the likelihood,
+            leave-one-out and CLUB); a deterministic encoder, or propagated noise, raises
+            :class:`DimError`.
         x: inputs (N, ...), numpy or tensor, N >= 2 * block_size is not required but N >= K.
         block_size: K; each code is scored under the K inputs of its block (lower bound <= log K;
             every bound tightens as K grows). K = min(block_size, N); leftover rows are dropped.
@@ -137,14 +144,17 @@ def estimate_mi_bounds(
     if block_size < 2 or samples < 1 or bootstrap < 1:
         raise ConfigError(f"block_size must be >= 2, samples and bootstrap >= 1; got {block_size}, {samples}, {bootstrap}")
     rows = _as_rows(x)
-    expected = getattr(encoder.encoder, "input_shape", None)
+    expected = getattr(getattr(encoder, "encoder", None), "input_shape", None)
     if expected is not None and tuple(rows.shape[1:]) != tuple(expected):
         raise DataError(f"x has rows of shape {tuple(rows.shape[1:])} but the encoder takes {tuple(expected)}; "
                         "pass the inputs the encoder was trained on")  # fmt: skip
     n = rows.shape[0]
     if n < 2:
-        raise DataError(f"x has {n} row; give at least 2 inputs (better: thousands)")
+        raise DataError(f"x has {n} row{'' if n == 1 else 's'}; give at least 2 inputs (better: thousands)")
     started = time.perf_counter()
+    if not isinstance(encoder, StochasticEncoder):
+        terms, generator, used = _density_terms(encoder, rows, block_size, samples, seed, chunk)
+        return _finish(terms, generator, used, min(block_size, n), n, samples, bootstrap, started)
     was_training = encoder.training
     encoder.eval()
     device = next(encoder.parameters(), torch.zeros(())).device
@@ -166,6 +176,43 @@ def estimate_mi_bounds(
             per_sample.append(_block_terms(ub.gaussian_log_likelihoods(z, block_mean, block_log_var)))
         for name in per_sample[0]:
             terms.setdefault(name, []).append(torch.stack([s[name] for s in per_sample]).mean(0))
+    return _finish(terms, generator, used, k, n, samples, bootstrap, started)
+
+
+def _density_terms(model: Any, rows: Tensor, block_size: int, samples: int, seed: int,
+                   chunk: int) -> tuple[dict[str, list[Tensor]], torch.Generator, Tensor]:  # fmt: skip
+    """Per-row terms of the density bounds for a :class:`ConditionalDensity`: in each block of K
+    rows, z_i ~ p(z|x_i) and the (K, K) matrix log p(z_i | x_j), one row of it per call of
+    ``log_prob`` on K pairs (in chunks of ``chunk`` rows)."""
+    n = rows.shape[0]
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(n, generator=generator)
+    k = min(block_size, n)
+    used = order[: (n // k) * k]
+    device = next(iter(getattr(model, "parameters", lambda: [])()), torch.zeros(())).device
+    terms: dict[str, list[Tensor]] = {}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for start in range(0, len(used), k):
+            block = rows[used[start : start + k]].to(device)
+            per_sample = []
+            for _ in range(samples):
+                z = model.sample(block)
+                log_p = torch.stack([
+                    torch.cat([model.log_prob(z[i].expand(len(block[c : c + chunk]), *z.shape[1:]),
+                                              block[c : c + chunk]) for c in range(0, k, chunk)])
+                    for i in range(k)
+                ]).double().cpu()  # fmt: skip
+                per_sample.append(_block_terms(log_p))
+            for name in per_sample[0]:
+                terms.setdefault(name, []).append(torch.stack([s[name] for s in per_sample]).mean(0))
+    return terms, generator, used
+
+
+def _finish(terms: dict[str, list[Tensor]], generator: torch.Generator, used: Tensor, k: int, n: int, samples: int,
+            bootstrap: int, started: float) -> MIBounds:  # fmt: skip
+    """Each bound's mean and bootstrap interval over the ``used`` rows (of ``n``; blocks of ``k``),
+    resampled with ``generator``, and the sandwich they make."""
     stacked = {name: torch.cat(parts).double() for name, parts in terms.items()}
     draws = torch.randint(len(used), (bootstrap, len(used)), generator=generator)
     summary = {}
@@ -173,7 +220,7 @@ def estimate_mi_bounds(
         replicates = values[draws].mean(1).numpy()
         summary[name] = {"kind": "lower" if name in LOWER_BOUNDS else "upper", "nats": float(values.mean()),
                          "ci_nats": [float(np.percentile(replicates, 2.5)), float(np.percentile(replicates, 97.5))]}  # fmt: skip
-    upper = min(UPPER_BOUNDS, key=lambda name: summary[name]["nats"])
+    upper = min((name for name in UPPER_BOUNDS if name in summary), key=lambda name: summary[name]["nats"])
     lower = LOWER_BOUNDS[0]
     result = MIBounds(
         lower_bound=lower, lower_nats=summary[lower]["nats"], lower_ci_nats=tuple(summary[lower]["ci_nats"]),
@@ -193,5 +240,7 @@ def _warnings(result: MIBounds, n: int) -> list[str]:
             f"{result.ceiling_nats:.2f}: I(X; Z) may be far above it; raise block_size (needs about e^I rows)"
         )
     if result.rows < n:
-        out.append(f"{n - result.rows} rows left over after blocks of {result.block_size} were not used")
+        left = n - result.rows
+        out.append(f"{left} row{'' if left == 1 else 's'} left over after blocks of {result.block_size} "
+                   f"{'was' if left == 1 else 'were'} not used")  # fmt: skip
     return out

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -30,7 +30,7 @@ from dim.encoders import encoder_from_spec
 from dim.errors import ConfigError, DimError
 from dim.upper_bounds import gaussian_log_likelihood, gaussian_log_likelihoods
 
-__all__ = ["NOISE_KINDS", "GaussianParameters", "StochasticEncoder", "load_stochastic_encoder",
+__all__ = ["NOISE_KINDS", "ConditionalDensity", "GaussianParameters", "StochasticEncoder", "load_stochastic_encoder",
            "require_conditional", "save_stochastic_encoder"]  # fmt: skip
 
 NOISE_KINDS = ("gaussian", "additive", "propagated")
@@ -148,12 +148,31 @@ class StochasticEncoder(nn.Module):
         return {"encoder": dict(encoder_spec), "noise": self.noise, "sigma": self.sigma}
 
 
-def require_conditional(encoder: nn.Module) -> None:
-    """Raise :class:`DimError` unless ``encoder`` has a known Gaussian p(z|x)."""
+@runtime_checkable
+class ConditionalDensity(Protocol):
+    """Any model of p(z|x) that the sandwich (:func:`dim.estimate_mi_bounds`) can bound I(X; Z) for.
+
+    sample(x): x (N, ...) -> z (N, D), one draw z_i ~ p(z | x_i) per row (torch's random state).
+    log_prob(z, x): z (N, D), x (N, ...) -> (N,), log p(z_i | x_i) in nats, row by row.
+    :class:`StochasticEncoder` is one (with a closed-form Gaussian, which the sandwich also uses
+    for its marginal bounds); a normalising flow or a mixture density network are others.
+    """
+
+    def sample(self, x: Tensor) -> Tensor: ...
+
+    def log_prob(self, z: Tensor, x: Tensor) -> Tensor: ...
+
+
+def require_conditional(encoder: Any) -> None:
+    """Raise :class:`DimError` unless ``encoder`` has a known p(z|x): a :class:`StochasticEncoder`
+    with a density, or any :class:`ConditionalDensity`."""
     if not isinstance(encoder, StochasticEncoder):
+        if isinstance(encoder, ConditionalDensity):
+            return
         raise DimError(
             f"{type(encoder).__name__} is deterministic: p(z|x) is a point mass and I(X; Z) has no finite bound "
-            "from it; wrap it as StochasticEncoder(encoder, noise='gaussian' or 'additive')"
+            "from it; wrap it as StochasticEncoder(encoder, noise='gaussian' or 'additive'), or give a model "
+            "with sample(x) and log_prob(z, x)"
         )
     if not encoder.has_density:
         raise DimError(

@@ -30,7 +30,15 @@ from dim.estimation import estimate_mi
 from dim.tasks import entropy_nats
 from eval.linear import check_features, linear_probe
 
-__all__ = ["label_mi_barber_agakov", "label_mi_estimate", "input_code_mi", "neural_dependency"]
+__all__ = ["CHECK_NAMES", "label_mi_barber_agakov", "label_mi_estimate", "input_code_mi", "neural_dependency"]
+
+# what each check's reading is, for a reader of the probe's output
+CHECK_NAMES = {
+    "label_ba": "I(code; label) >= H(label) - CE, a lower bound (Barber-Agakov)",
+    "label_mine": "I(code; label), MINE estimate",
+    "input_code": "I(input; code + noise), MINE estimate",
+    "dependency": "neural dependency KL(p(z) || prod p(z_i)) of the code, estimate",
+}
 
 
 

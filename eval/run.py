@@ -8,6 +8,8 @@ Rows of ``probe.json``: {"encoder": "trained" | "random" | "pixels", "layer": "c
 
 from __future__ import annotations
 
+import re
+
 import time
 from pathlib import Path
 from typing import Any
@@ -201,9 +203,16 @@ def export_features(cfg: DictConfig) -> dict[str, Any]:
     return {"path": str(out), "encoder": name, "arrays": {k: list(v.shape) for k, v in arrays.items()}}
 
 
+def _column_order(column: tuple[str, str]) -> tuple:
+    """Probes before MI checks, then by name with numbers in numeric order (k10 before k100)."""
+    protocol, metric = column
+    natural = tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", metric))
+    return protocol.startswith("mi"), protocol, natural
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     """One Markdown table: a row per (encoder, layer), a column per protocol:metric."""
-    columns = sorted({(r["protocol"], r["metric"]) for r in rows}, key=lambda c: (c[0].startswith("mi"), c))
+    columns = sorted({(r["protocol"], r["metric"]) for r in rows}, key=_column_order)
     keys = list(dict.fromkeys((r["encoder"], r["layer"]) for r in rows))
     lookup = {(r["encoder"], r["layer"], r["protocol"], r["metric"]): r["value"] for r in rows}
     lines = ["| encoder | layer | " + " | ".join(f"{p} {m}" for p, m in columns) + " |",

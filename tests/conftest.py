@@ -31,8 +31,11 @@ def single_thread():
 def _temp_dir_stays_clean(tmp_path_factory):
     """Give the session's subprocesses a temp directory of their own (TMPDIR) and torch's
     compiler cache a folder of its own; at the end, fail if any process left torch's
-    folders in that temp directory (what they would otherwise leave in the system's)."""
+    folders in that temp directory (what they would otherwise leave in the system's), or wrote
+    into the repository's outputs/ folder."""
     temp = tmp_path_factory.mktemp("tmpdir")
+    outputs = ROOT / "outputs"
+    before = set(outputs.rglob("*")) if outputs.exists() else set()
     saved = {key: os.environ.get(key) for key in ("TMPDIR", "TORCHINDUCTOR_CACHE_DIR")}
     os.environ["TMPDIR"] = str(temp)
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("torchinductor"))
@@ -44,6 +47,8 @@ def _temp_dir_stays_clean(tmp_path_factory):
             os.environ[key] = value
     left = sorted(path.name for path in temp.iterdir() if path.name.startswith(TORCH_TEMP_PREFIXES))
     assert not left, f"the tests left {left} in the temp directory"
+    written = sorted(str(p.relative_to(ROOT)) for p in (set(outputs.rglob("*")) if outputs.exists() else set()) - before)
+    assert not written, f"the tests wrote into the repository: {written[:5]}"
 
 
 @pytest.fixture

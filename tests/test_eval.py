@@ -250,7 +250,8 @@ def test_export_features_writes_named_arrays(tmp_path):
 
     out = tmp_path / "features.npz"
     cfg = compose("export", probe_overrides(["encoder=random", "data=npz", f"data.root={_npz(tmp_path)}",
-                                             "layers=[code,fc]", f"out={out}", "progress=false"]))  # fmt: skip
+                                             "layers=[code,fc]", f"out={out}", "progress=false",
+                                             f"cache_dir={tmp_path / 'cache'}"]))  # fmt: skip
     export_features(cfg)
     with np.load(out) as arrays:
         assert set(arrays.files) == {"train_code", "train_fc", "train_labels", "test_code", "test_fc", "test_labels"}
@@ -264,3 +265,20 @@ def test_export_features_bad_layer_exits_2_without_file(tmp_path):
                           "layers=[code,nope]", f"out={out}"], capture_output=True, text=True)  # fmt: skip
     assert run.returncode == 2 and "unknown layer" in run.stderr and len(run.stderr.strip().splitlines()) == 1
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_the_report_table_orders_k_nn_columns_by_k_and_probes_before_mi_checks():
+    from eval.run import table
+
+    rows = [{"encoder": "e", "layer": "code", "protocol": p, "metric": m, "value": 0.5}
+            for p, m in (("knn", "k100"), ("mi_label_ba", "mi_nats"), ("knn", "k20"), ("knn", "k10"),
+                         ("linear", "top1"))]  # fmt: skip
+    header = table(rows).splitlines()[0]
+    assert header == "| encoder | layer | knn k10 | knn k20 | knn k100 | linear top1 | mi_label_ba mi_nats |"
+
+
+def test_every_mi_check_has_a_name_in_words():
+    from eval.mi_checks import CHECK_NAMES
+
+    assert set(CHECK_NAMES) == {"label_ba", "label_mine", "input_code", "dependency"}  # payload["mi_checks"] keys
+    assert "KL(p(z) || prod p(z_i))" in CHECK_NAMES["dependency"]

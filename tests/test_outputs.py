@@ -3,6 +3,8 @@ a bounded feature cache, and nothing left in the system temp directory."""
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +106,17 @@ def test_training_leaves_nothing_in_the_temp_directory(run_script, tmp_path, dig
                       "trainer.progress=false", "objective.units=32", f"out_dir={tmp_path / 'run'}", env=env)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert not list(temp.iterdir()) and (cache / "torch" / "inductor").is_dir()
+
+
+def test_a_plain_estimate_from_python_leaves_nothing_in_the_temp_directory(tmp_path):
+    """Importing dim points torch's compiler cache to ~/.cache (or a folder the user set), so a
+    library call creates no empty torchinductor_<user> folder in the system temp directory."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "TORCHINDUCTOR_CACHE_DIR"}
+    env.update(TMPDIR=str(temp), OMP_NUM_THREADS="1", XDG_CACHE_HOME=str(tmp_path / "cache"))
+    code = ("import numpy as np\nfrom dim import estimate_mi\nx = np.random.default_rng(0).standard_normal((300, 2))\n"
+            "estimate_mi(x, x + np.random.default_rng(1).standard_normal((300, 2)), steps=20, eval_every=10)")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert list(temp.iterdir()) == []

@@ -50,3 +50,46 @@ def test_bad_input_exits_2_with_one_line(saved, args, message):
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr
     assert not (saved / "never.json").exists()
+
+
+def test_the_sandwich_accepts_any_model_with_sample_and_log_prob():
+    """A conditional model that is not a StochasticEncoder: z = x W + sigma eps. Its sandwich
+    brackets the closed-form I(X; Z) = 1/2 log det(I + W^T W / sigma^2) for Gaussian x, and
+    matches the StochasticEncoder path's density bounds on the same model."""
+    import math
+
+    import torch
+
+    from dim import estimate_mi_bounds
+
+    class LinearGaussian:
+        def __init__(self, weight, sigma):
+            self.weight, self.sigma = weight, sigma
+
+        def sample(self, x):
+            mean = x @ self.weight
+            return mean + self.sigma * torch.randn_like(mean)
+
+        def log_prob(self, z, x):
+            d = z.shape[1]
+            return (-0.5 * ((z - x @ self.weight) / self.sigma).pow(2).sum(1) - d * math.log(self.sigma)
+                    - 0.5 * d * math.log(2 * math.pi))  # fmt: skip
+
+    weight = torch.tensor([[1.0, 0.0], [0.5, 1.0]])
+    sigma = 1.0
+    truth = 0.5 * float(torch.logdet(torch.eye(2) + weight.T @ weight / sigma**2))
+    x = torch.randn(4096, 2, generator=torch.Generator().manual_seed(0))
+    result = estimate_mi_bounds(LinearGaussian(weight, sigma), x, block_size=512, bootstrap=100)
+    assert set(result.bounds) == {"infonce_likelihood", "leave_one_out", "club"}
+    assert result.lower_ci_nats[0] <= truth <= result.upper_ci_nats[1]
+    assert result.lower_nats == pytest.approx(truth, abs=0.1) and result.upper_nats == pytest.approx(truth, abs=0.1)
+
+
+def test_a_model_without_a_density_is_refused_in_one_line():
+    import torch
+
+    from dim import estimate_mi_bounds
+    from dim.errors import DimError
+
+    with pytest.raises(DimError, match="is deterministic.*sample\\(x\\) and log_prob\\(z, x\\)"):
+        estimate_mi_bounds(torch.nn.Linear(2, 2), torch.randn(64, 2))

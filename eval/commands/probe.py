@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 
 from dim.cli import command
 from dim.io import refuse_overwrite
+from eval.mi_checks import CHECK_NAMES
 from eval.run import probe_out_dir, probe_overrides, run_probe, table, write_report
 
 
@@ -30,7 +31,7 @@ def run(cfg: DictConfig) -> dict:
     print(table(payload["rows"]))
     for name, checks in payload["mi_checks"].items():
         for check, value in checks.items():
-            print(f"{name} {check}: {value['mi_nats']:.3f} nats ({value['mi_bits']:.3f} bits)")
+            print(f"{name} {CHECK_NAMES.get(check, check)}: {value['mi_nats']:.3f} nats ({value['mi_bits']:.3f} bits)")
     write_report(payload, out_dir, cfg.run_dir, cfg.overwrite)
     print(f"wrote {out_dir / 'probe.json'} and {out_dir / 'report.md'}")
     return payload
