@@ -61,7 +61,7 @@ def train_and_read(seed: int, objective: str, epochs: int, layers: list[str], de
     overrides), then read its layers. Returns {"readings", "history", "online", "seconds"}."""
     from dim.checkpoint import load_encoder
     from dim.cli import compose
-    from dim.training import train
+    from dim.infomax import train
 
     if objective not in OBJECTIVES:
         raise ConfigError(f"unknown objective {objective!r}; choose among {', '.join(OBJECTIVES)}")

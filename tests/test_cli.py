@@ -171,7 +171,7 @@ def _train_cfg(tmp_path, digits_npz, *overrides):
 
 def test_resume_with_a_changed_setting_names_the_keys_and_both_values(tmp_path, digits_npz):
     from dim.errors import DimError
-    from dim.training import Trainer, train
+    from dim.infomax import Trainer, train
 
     Trainer(_train_cfg(tmp_path, digits_npz)).save()
     changed = _train_cfg(tmp_path, digits_npz, "resume=true", "trainer.lr=0.001", "seed=3", "trainer.epochs=20")
@@ -184,7 +184,7 @@ def test_resume_with_a_changed_setting_names_the_keys_and_both_values(tmp_path, 
 
 def test_resume_without_a_checkpoint_says_so(tmp_path, digits_npz):
     from dim.errors import DimError
-    from dim.training import train
+    from dim.infomax import train
 
     with pytest.raises(DimError, match="checkpoint.pt was not found; check out_dir, or drop resume=true"):
         train(_train_cfg(tmp_path, digits_npz, "resume=true"))
@@ -197,7 +197,7 @@ def test_failed_download_is_one_line_exit_2_and_leaves_nothing(tmp_path, monkeyp
     import torchvision
 
     from dim.cli import compose, one_line_errors
-    from dim.training import train
+    from dim.infomax import train
 
     class Offline:  # what torchvision does without a network: create root, start the file, fail
         def __init__(self, root, train=True, download=False):

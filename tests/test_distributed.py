@@ -8,14 +8,14 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from dim.encoders import build_encoder
-from dim.training import DeepInfoMax
+from dim.infomax import DeepInfoMax
 
 B = 8
 
 
 def _model():
     torch.manual_seed(0)  # BatchNorm-free encoder: per-sample computations do not depend on the batch
-    return DeepInfoMax(build_encoder("dim32", in_channels=1, batch_norm=False), head="jsd", units=32, alpha=0.5)
+    return DeepInfoMax(build_encoder("dim32", in_channels=1, batch_norm=False), estimator="jsd", units=32, alpha=0.5)
 
 
 def _data():

@@ -78,7 +78,7 @@ def _estimate(task: str) -> dict[str, Any]:
 def _deep_infomax(tmp_path: Path) -> dict[str, Any]:
     from dim.cli import compose
     from dim.tasks import embedded_digits
-    from dim.training import Trainer
+    from dim.infomax import Trainer
 
     images, labels = embedded_digits()
     x = np.pad(images[:96], ((0, 0), (0, 0), (2, 2), (2, 2)))

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from dim.checkpoint import save_atomic
-from dim.generative import GANSettings, GANTrainer, make_target, mode_coverage, reverse_kl_to_uniform
+from dim.generative import GANSettings, GANTrainer, make_target, reverse_kl_to_uniform
 from dim.generative.digits import classify_stacked, stack_digits, stacked_coverage
 
 ROOT = Path(__file__).resolve().parent.parent

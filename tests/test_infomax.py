@@ -13,18 +13,20 @@ from dim.cli import compose
 from dim.encoders import build_encoder, describe
 from dim.errors import DimError
 from dim.infomax import (
-    HEADS,
+    DeepInfoMax,
     PriorDiscriminator,
+    Trainer,
     infomax_bound,
     infomax_readout,
     infomax_scores,
     local_infonce_reference,
     sample_prior,
+    scheduled_lr,
     sliced_wasserstein,
-    split_positive_negative,
+    train,
 )
+from dim.objectives import ESTIMATORS
 from dim.tasks import embedded_digits
-from dim.training import DeepInfoMax, Trainer, scheduled_lr, train
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -92,7 +94,7 @@ def _materialised_readouts(scores: torch.Tensor) -> dict[str, torch.Tensor]:
     }
 
 
-@pytest.mark.parametrize("head", HEADS)
+@pytest.mark.parametrize("head", list(ESTIMATORS))
 def test_readout_equals_the_fully_materialised_reference(head):
     """InfoNCE for the infonce head, NWJ for nwj, DV for the others (a JSD, MINE or SMILE critic
     is read through DV)."""
@@ -113,7 +115,7 @@ def _bytes_allocated(compute) -> int:
     return sum(max(event.self_cpu_memory_usage, 0) for event in profiler.events())
 
 
-@pytest.mark.parametrize("head", HEADS)
+@pytest.mark.parametrize("head", list(ESTIMATORS))
 def test_readout_allocates_no_more_than_the_objective(head):
     """The readout logged at every step reads S (N, Q, N, L) without gathering each query's
     (N - 1) L negatives, so it allocates no more than the head's own objective (up to the
@@ -147,7 +149,7 @@ def _cfg(tmp_path, *overrides, out="run"):
     ])  # fmt: skip
 
 
-@pytest.mark.parametrize("head", HEADS)
+@pytest.mark.parametrize("head", list(ESTIMATORS))
 def test_one_training_step_per_head_changes_weights(tmp_path, head):
     trainer = Trainer(_cfg(tmp_path, f"estimator={head}"))
     images, labels = trainer.data.train.samples[:32], trainer.data.train.labels[:32]
@@ -167,7 +169,7 @@ def shuffled_digits() -> torch.Tensor:
 
 
 @pytest.mark.usefixtures("single_thread")
-@pytest.mark.parametrize("head", HEADS)
+@pytest.mark.parametrize("head", list(ESTIMATORS))
 def test_training_raises_the_held_out_readout_for_every_head(head, shuffled_digits):
     """80 Adam steps of DIM (the code against the hidden layer of a small MLP encoder, batches
     of 64 of 512 digits) raise the head's MI readout on 128 other digits, never trained on,
@@ -177,7 +179,7 @@ def test_training_raises_the_held_out_readout_for_every_head(head, shuffled_digi
     the start."""
     torch.manual_seed(0)
     train_digits, held_out = shuffled_digits[:512], shuffled_digits[512:]
-    model = DeepInfoMax(build_encoder("mlp", in_dim=784, hidden=64, code_dim=16), head=head, units=32,
+    model = DeepInfoMax(build_encoder("mlp", in_dim=784, hidden=64, code_dim=16), estimator=head, units=32,
                         alpha=0.0, beta=1.0)  # fmt: skip
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
@@ -280,7 +282,7 @@ def test_every_preset_composes(preset):
 
 def test_pooled_local_jsd_equals_split_form_in_value_and_gradient():
     scores = (3 * torch.randn(6, 2, 6, 5)).requires_grad_()
-    positive, negative = split_positive_negative(scores)
+    positive, negative = bounds.query_split(scores)
     reference = bounds.jsd_objective(positive=positive, negative=negative)
     (grad_reference,) = torch.autograd.grad(reference, scores)
     pooled = infomax_bound(scores, "jsd")

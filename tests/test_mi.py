@@ -9,7 +9,7 @@ import torch
 from dim import DataError, ConfigError, MutualInformation, estimate_mi
 from dim.critics import make_critic
 from dim.gradients import adaptive_clip_
-from dim.tasks import gaussian_mi, gaussian_rho_for_mi, sample_correlated_gaussians
+from dim.tasks import gaussian_rho_for_mi, sample_correlated_gaussians
 
 FAST = dict(steps=600, eval_every=50, patience=6, bootstrap=50, readout_batch_size=512, hidden=64)
 

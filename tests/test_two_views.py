@@ -13,7 +13,7 @@ from dim.encoders import build_encoder
 from dim.errors import ConfigError
 from dim.infomax import infomax_scores
 from dim.tasks import embedded_digits
-from dim.training import DeepInfoMax, Trainer, train
+from dim.infomax import DeepInfoMax, Trainer, train
 from dim.views import ViewAugment
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -68,7 +68,7 @@ def test_two_equal_views_give_the_one_view_terms():
     view B = view A (and BatchNorm statistics of a doubled batch equal to the batch's), the
     terms equal the one-view terms."""
     torch.manual_seed(0)
-    model = DeepInfoMax(build_encoder("dim32", in_channels=1, width=8), head="infonce", units=32, alpha=1.0,
+    model = DeepInfoMax(build_encoder("dim32", in_channels=1, width=8), estimator="infonce", units=32, alpha=1.0,
                         beta=1.0, local_local=1.0)  # fmt: skip
     images = torch.rand(8, 1, 32, 32)
     one, two = model(images), model(images, images.clone())

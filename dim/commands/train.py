@@ -17,7 +17,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from dim.cli import command
-from dim.training import train
+from dim.infomax import train
 
 
 def run(cfg: DictConfig) -> dict:

@@ -42,21 +42,20 @@ ROOT = Path(__file__).resolve().parents[2]
 from dim import bounds
 from dim.encoders import build_encoder
 from dim.infomax import (
+    DeepInfoMax,
     PriorDiscriminator,
     infomax_bound,
     infomax_scores,
     local_infonce_reference,
     sample_prior,
-    split_positive_negative,
 )
 from dim.report import median_ms
-from dim.training import DeepInfoMax
 
 
 def step_breakdown(repeats: int, units: int) -> dict[str, float]:
     torch.manual_seed(0)
     images = torch.randn(64, 1, 32, 32)
-    model = DeepInfoMax(build_encoder("dim32", in_channels=1), head="jsd", units=units)
+    model = DeepInfoMax(build_encoder("dim32", in_channels=1), estimator="jsd", units=units)
     discriminator = PriorDiscriminator(64)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=1e-4)
@@ -139,7 +138,7 @@ def infonce_comparison(repeats: int, n: int = 64, locations: int = 64, units: in
     with torch.no_grad():
         scores = infomax_scores(queries, keys)
         values = (infomax_bound(scores, "infonce").item(), local_infonce_reference(scores).item())
-        positive, negative = split_positive_negative(scores)
+        positive, negative = bounds.query_split(scores)
         jsd_values = (infomax_bound(scores, "jsd").item(),
                       bounds.jsd_objective(positive=positive, negative=negative).item())  # fmt: skip
     return {
@@ -157,9 +156,9 @@ MEMORY_CHILD = """
 import resource, sys, torch
 sys.path.insert(0, {root!r})
 from dim.encoders import build_encoder
-from dim.training import DeepInfoMax
+from dim.infomax import DeepInfoMax
 torch.manual_seed(0)
-model = DeepInfoMax(build_encoder("dim32", in_channels=3), head="jsd", units=256)
+model = DeepInfoMax(build_encoder("dim32", in_channels=3), estimator="jsd", units=256)
 opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 for _ in range(3):
     terms = model(torch.randn(256, 3, 32, 32))
@@ -178,7 +177,7 @@ def prior_effect(epochs: int) -> dict[str, float]:
     import tempfile
 
     from dim.cli import compose
-    from dim.training import train
+    from dim.infomax import train
 
     distances = {}
     for gamma in (0.0, 1.0):
@@ -214,7 +213,7 @@ def pipeline_benchmark(device: str, preset: str, channels: int, batch: int, repe
     from omegaconf import OmegaConf
 
     from dim.cli import compose
-    from dim.training import Trainer
+    from dim.infomax import Trainer
 
     rows = rows or 8 * batch
     generator = np.random.default_rng(0)

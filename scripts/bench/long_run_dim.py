@@ -26,7 +26,7 @@ import torch
 
 from dim.checkpoint import load_checkpoint
 from dim.cli import compose
-from dim.training import train
+from dim.infomax import train
 
 STEPS_PER_EPOCH = 4000 // 64  # the embedded digits' training part at batch 64
 
