@@ -1,4 +1,4 @@
-"""Objectives on two augmented views (dim/training.py, dim/infomax.py): wiring, presets, a few
+"""Objectives on two augmented views (dim/infomax/): wiring, presets, a few
 training steps of each new configuration, the bound rising, the GPU-path switches on CPU."""
 
 import math

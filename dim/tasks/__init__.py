@@ -1,0 +1,90 @@
+"""Sampling tasks with known mutual information, for tests, reproductions and benchmarks.
+
+Each sampler returns numpy arrays (x, y) paired row by row; each ``*_mi`` function gives
+the true I(X; Y) in nats. The MNIST digit tasks return :class:`SplitPairs`: train,
+validation and held-out parts drawn from disjoint pools of digits. ``DISTRIBUTION_TASKS``
+names benchmark distributions (Student-t, warped and dense/sparse Gaussians, additive
+uniform noise) with their true MI.
+"""
+
+from dim.tasks.digits import (
+    PART_NAMES,
+    SPLIT,
+    PairPart,
+    SplitPairs,
+    disjoint_pools,
+    embedded_digits,
+    entropy_nats,
+    mnist_image_pairs,
+    mnist_image_value_pairs,
+    peak_sequence_pairs,
+)
+from dim.tasks.distributions import (
+    DISTRIBUTION_TASKS,
+    DistributionTask,
+    additive_uniform_log_ratio,
+    additive_uniform_mi,
+    bmi_spiral,
+    dense_correlation,
+    half_cube_warp,
+    multinormal_mi,
+    normal_cdf_warp,
+    sample_additive_uniform,
+    sample_multinormal,
+    sample_student_t,
+    sample_warped_multinormal,
+    sparse_correlation,
+    spiral_warp,
+    student_t_correction,
+    student_t_log_ratio,
+    student_t_mi,
+)
+from dim.tasks.gaussian import (
+    ADDITIVE_NOISE_FUNCTIONS,
+    additive_noise_mi,
+    gaussian_channel_gain,
+    gaussian_channel_mi,
+    gaussian_mi,
+    gaussian_rho_for_mi,
+    sample_additive_noise,
+    sample_correlated_gaussians,
+)
+
+__all__ = [
+    "gaussian_mi",
+    "gaussian_rho_for_mi",
+    "sample_correlated_gaussians",
+    "gaussian_channel_gain",
+    "gaussian_channel_mi",
+    "ADDITIVE_NOISE_FUNCTIONS",
+    "additive_noise_mi",
+    "sample_additive_noise",
+    "embedded_digits",
+    "entropy_nats",
+    "mnist_image_pairs",
+    "mnist_image_value_pairs",
+    "peak_sequence_pairs",
+    "PairPart",
+    "SplitPairs",
+    "SPLIT",
+    "PART_NAMES",
+    "disjoint_pools",
+    "DISTRIBUTION_TASKS",
+    "DistributionTask",
+    "additive_uniform_mi",
+    "dense_correlation",
+    "half_cube_warp",
+    "multinormal_mi",
+    "normal_cdf_warp",
+    "sample_additive_uniform",
+    "sample_multinormal",
+    "sample_student_t",
+    "sample_warped_multinormal",
+    "sparse_correlation",
+    "spiral_warp",
+    "bmi_spiral",
+    "student_t_correction",
+    "student_t_mi",
+    "student_t_log_ratio",
+    "additive_uniform_log_ratio",
+]
