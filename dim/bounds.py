@@ -260,7 +260,7 @@ def smile_bound(
     E_q[e^{T*}] = 1 and the value would be I; clipping replaces e^T by e^tau where T > tau
     (lowering the partition term, so raising the value) and by e^-tau where T < -tau
     (raising it slightly). Where p puts mass on T* > tau the upward change dominates and the
-    value can exceed I by a wide margin (measured by ``scripts/repro_gaussian.py`` on d = 20
+    value can exceed I by a wide margin (measured by ``scripts/repro/repro_gaussian.py`` on d = 20
     Gaussians: 4.46 nats read 4.90 and 5.28 on two seeds; ``estimate_mi`` therefore reports
     a true lower bound beside every SMILE value). With tau = inf it is DV.
     """

@@ -67,7 +67,7 @@ def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 2) -> nn.Sequentia
 
     ELU rather than ReLU: the optimal critic log p(x,y)/(p(x)p(y)) is smooth (quadratic for
     Gaussians), and on d = 20 Gaussians at 2 nats the smooth activation's held-out estimate is
-    about 15 points closer to the truth (``scripts/bench_gaussian.py``)."""
+    about 15 points closer to the truth (``scripts/bench/bench_gaussian.py``)."""
     blocks: list[nn.Module] = []
     width = in_dim
     for _ in range(layers):

@@ -12,7 +12,7 @@ Three exact search backends return the same neighbours:
 
 Which is fastest depends on the hardware and the BLAS each links: the faiss-cpu wheel bundles
 its own OpenBLAS, which on our 2-core benchmark machine was 4x slower than torch's matmul
-(``scripts/bench_eval.py`` measures all three against scikit-learn).
+(``scripts/bench/bench_eval.py`` measures all three against scikit-learn).
 
 Ties: training rows with equal similarity to a query (duplicate rows) come back in an
 unspecified order, and at the k-th rank an unspecified one of them is kept, as in

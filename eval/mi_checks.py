@@ -6,7 +6,7 @@
   labels the cross-entropy is measured on. The value is tight when the probe is the true
   posterior (the case the seeds call tight) and can never exceed that H(label).
 * ``label_mi_estimate``: a MINE estimate (DV bound) of I(code; label) with its interval, the
-  label side embedded as a class (kind "label"); ``estimator=`` picks another head.
+  label side embedded as a class (kind "label"); ``estimator=`` picks another estimator.
 * ``input_code_mi``: a MINE estimate of I(X; code + sigma * eps). A deterministic encoder on continuous input
   has I(X; code) = inf; adding Gaussian noise of a stated sigma (in units of each code
   dimension's standard deviation) makes the quantity finite and comparable.

@@ -1,6 +1,6 @@
 """Quality of learned representations on the embedded digits: each objective's encoder read
 by the linear probe and k-NN on several layers, beside random init, raw pixels and the same
-encoder trained with labels. The functions behind ``scripts/repro_dim_quality.py``."""
+encoder trained with labels. The functions behind ``scripts/repro/repro_dim_quality.py``."""
 
 from __future__ import annotations
 

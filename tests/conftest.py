@@ -72,3 +72,14 @@ def digits_npz(tmp_path):
     path = tmp_path / "digits.npz"
     np.savez(path, x=x[:192], y=y[:192], x_test=x[192:], y_test=y[192:])
     return path
+
+
+@pytest.fixture
+def set_up_folder(tmp_path, monkeypatch):
+    """For the snippets of README.md and docs/: the current folder as after the set-up command: ``outputs/train/encoder.pt`` of the default
+    architecture (untrained here: the blocks only load and use it)."""
+    from dim.checkpoint import save_encoder
+    from dim.encoders import build_encoder
+
+    save_encoder(build_encoder("dim32", in_channels=1), tmp_path / "outputs" / "train" / "encoder.pt")
+    monkeypatch.chdir(tmp_path)

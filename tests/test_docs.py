@@ -15,17 +15,6 @@ PAGES = sorted(DOCS.glob("*.md"))
 BLOCKS = [(page, block) for page in PAGES for block in extract_from_file(page) if block.syntax == "python"]
 
 
-@pytest.fixture
-def set_up_folder(tmp_path, monkeypatch):
-    """The current folder as after the set-up command: ``outputs/train/encoder.pt`` of the default
-    architecture (untrained here: the blocks only load and use it)."""
-    from dim.checkpoint import save_encoder
-    from dim.encoders import build_encoder
-
-    save_encoder(build_encoder("dim32", in_channels=1), tmp_path / "outputs" / "train" / "encoder.pt")
-    monkeypatch.chdir(tmp_path)
-
-
 def test_docs_have_pages_and_python_blocks():
     names = {page.name for page in PAGES}
     assert {"index.md", "estimate.md", "loss.md", "pretrain.md", "evaluate.md", "minimize.md", "generative.md",

@@ -14,17 +14,6 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = [block for block in extract_from_file(README) if block.syntax == "python"]
 
 
-@pytest.fixture
-def set_up_folder(tmp_path, monkeypatch):
-    """The current folder as after the set-up command: ``outputs/train/encoder.pt`` of the default
-    architecture (untrained here: the blocks only load and use it)."""
-    from dim.checkpoint import save_encoder
-    from dim.encoders import build_encoder
-
-    save_encoder(build_encoder("dim32", in_channels=1), tmp_path / "outputs" / "train" / "encoder.pt")
-    monkeypatch.chdir(tmp_path)
-
-
 def test_readme_has_python_blocks():
     assert len(BLOCKS) >= 5
 

@@ -46,7 +46,7 @@ def run(cfg: DictConfig) -> dict:
     trainer = ALITrainer(settings, out_dir, resolve_device(cfg.device), data=data)
     resumed = trainer.resume()  # refuses a checkpoint of another kind or with other settings
     if settings.images and data.train_labels is not None and data.held_out_labels is not None:
-        with torch.random.fork_rng(devices=[]):  # training stays as without it (scripts/repro_ali.py's runs)
+        with torch.random.fork_rng(devices=[]):  # training stays as without it (scripts/repro/repro_ali.py's runs)
             trainer.use_classifier(train_digit_classifier(data.train, data.train_labels, data.held_out,
                                                           data.held_out_labels, epochs=cfg.classifier_epochs, seed=0))  # fmt: skip
     result = trainer.fit()

@@ -79,14 +79,14 @@ def estimate_mi(
             DV, SMILE through its clipped DV value (an estimate, not a bound). "auto" trains
             InfoNCE and reports it, unless some run reads within ``AUTO_CEILING_MARGIN`` = 2
             nats of InfoNCE's ceiling log B (B: the held-out block, ``readout_batch_size`` or
-            the held-out rows if fewer); then every run is repeated with MINE, and the head
-            whose early-stopping readings are higher is reported (``auto_choice`` records
-            both; the trigger reads the held-out value, the choice does not). Why: on
-            ``scripts/bench_distributions.py`` InfoNCE is the closest head (within max(10%,
-            0.05 nats) on 14 of 17 tasks, MINE on 10) and the fastest, but its reading never
-            exceeds log B (``scripts/bench_estimators.py``: 6.32 nats of 8, MINE 6.99). With the
-            true log-ratio as critic InfoNCE reads log B - log(1 + (B - 1) e^{-I}), so a reading
-            below log B - 2 means I < log B - 1.85, where that ceiling bias is under 0.15 nats.
+            the held-out rows if fewer); then every run is repeated with MINE, and the
+            estimator whose early-stopping readings are higher is reported (``auto_choice``
+            records both; the trigger reads the held-out value, the choice does not). Why: on
+            ``scripts/bench/bench_distributions.py`` InfoNCE is the closest estimator (within
+            max(10%, 0.05 nats) on 14 of 17 tasks, MINE on 10) and the fastest, but its reading
+            never exceeds log B. With the true log-ratio as critic InfoNCE reads
+            log B - log(1 + (B - 1) e^{-I}), so a reading below log B - 2 means I < log B - 1.85,
+            where that ceiling bias is under 0.15 nats.
         critic: "separable" (default), "bilinear", "concat", or an ``nn.Module`` mapping
             (x (N, ...), y (M, ...)) -> scores (N, M).
         readout: override the readout: "dv", "nwj", "nwj_shifted", "infonce", "smile".
@@ -138,13 +138,13 @@ def estimate_mi(
 
     fold_ids: list[int | None] = list(range(folds)) if folds else [None]
 
-    def run_all(head: str) -> list[MIResult]:
-        """One fit per seed and fold with training objective ``head``."""
+    def run_all(name: str) -> list[MIResult]:
+        """One fit per seed and fold with estimator ``name``."""
         results = []
         for run_seed in range(seed, seed + seeds):
             for fold in fold_ids:
                 results.append(fit_critic(
-                    pairs, estimator=head, readout=readout or ESTIMATORS[head].readout, critic=critic, settings=s,
+                    pairs, estimator=name, readout=readout or ESTIMATORS[name].readout, critic=critic, settings=s,
                     seed=run_seed, fold=fold, folds=folds or 1, split_rows=parts, device=dev,
                 ))  # fmt: skip
         return results
