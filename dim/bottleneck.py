@@ -40,7 +40,7 @@ from dim.errors import ConfigError, DataError
 from dim.gradients import fit_statistics, regularized_gradients
 from dim.loss import MutualInformation
 from dim.sandwich import estimate_mi_bounds
-from dim.stochastic import StochasticEncoder
+from dim.stochastic import ConditionalDensity, StochasticEncoder, require_conditional
 
 __all__ = ["REGULARIZERS", "BetaSweep", "IBClassifier", "IBRun", "IBSettings", "IBTrainer", "holdout_split",
            "pick_beta", "select_beta", "train_ib"]
@@ -90,24 +90,44 @@ class IBSettings:
 
 
 class IBClassifier(nn.Module):
-    """Encoder (deterministic or :class:`StochasticEncoder`) and a linear softmax classifier on z."""
+    """Encoder (deterministic or :class:`StochasticEncoder`) and a linear softmax classifier on z.
 
-    def __init__(self, in_dim: int, num_classes: int, settings: IBSettings) -> None:
+    ``encoder``: your own p(z|x) instead of the built-in one, an ``nn.Module`` with ``sample(x)``
+    and ``log_prob(z, x)`` (:class:`dim.stochastic.ConditionalDensity`) whose codes have
+    ``settings.code_dim`` columns. The MINE penalty needs only its samples and the sandwich
+    records only its density; VIB and CLUB need a :class:`StochasticEncoder`'s Gaussian.
+    """
+
+    def __init__(self, in_dim: int, num_classes: int, settings: IBSettings, encoder: nn.Module | None = None) -> None:
         super().__init__()
-        base = MLPEncoder(in_dim, settings.hidden, settings.code_dim)
-        noise = settings.noise if settings.regularizer in NOISE_FOR else None
-        self.encoder: nn.Module = base if noise is None else StochasticEncoder(base, noise, settings.sigma)
+        if encoder is not None:
+            require_conditional(encoder)
+            if settings.regularizer in ("vib", "club") and not isinstance(encoder, StochasticEncoder):
+                raise ConfigError(f"regularizer {settings.regularizer} needs the Gaussian p(z|x) of a StochasticEncoder;"
+                                  " with your own conditional model use regularizer=mine")  # fmt: skip
+            self.encoder: nn.Module = encoder
+        else:
+            base = MLPEncoder(in_dim, settings.hidden, settings.code_dim)
+            noise = settings.noise if settings.regularizer in NOISE_FOR else None
+            self.encoder = base if noise is None else StochasticEncoder(base, noise, settings.sigma)
         self.dropout = nn.Dropout(settings.dropout) if settings.regularizer == "dropout" else nn.Identity()
         self.classifier = nn.Linear(settings.code_dim, num_classes)
 
     @property
     def stochastic(self) -> bool:
-        return isinstance(self.encoder, StochasticEncoder)
+        return isinstance(self.encoder, (StochasticEncoder, ConditionalDensity))
+
+    @property
+    def has_density(self) -> bool:
+        """Whether p(z|x) has a density the sandwich can read."""
+        return self.stochastic and getattr(self.encoder, "has_density", True)
 
     def encode(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
-        """A code z (N, K) and, when p(z|x) is known, its (mean, log_var) (z drawn from them)."""
+        """A code z (N, K) and, when p(z|x) is a known Gaussian, its (mean, log_var) (z drawn from them)."""
         if not self.stochastic:
             return self.encoder(x).code, None
+        if not isinstance(self.encoder, StochasticEncoder):
+            return self.encoder.sample(x), None
         if not self.encoder.has_density:
             return self.encoder.sample(x), None
         mean, log_var = self.encoder.conditional(x)
@@ -218,7 +238,7 @@ def _record(trainer: IBTrainer, x: Tensor, y: Tensor, epoch: int, train_ce: floa
               "test_error": 100.0 * float((probabilities.argmax(1) != y).float().mean()),
               "i_zy_lower": _label_entropy(y) - float(F.nll_loss(probabilities.clamp_min(1e-12).log(), y))}  # fmt: skip
     rows = x[: s.record_rows]
-    if model.stochastic and model.encoder.has_density:
+    if model.has_density:
         bounds = estimate_mi_bounds(model.encoder, rows, block_size=len(rows), bootstrap=20, seed=epoch)
         model.train()
         record.update(i_xz_lower=bounds.lower_nats, i_xz_upper=bounds.upper_nats, i_xz_ceiling=bounds.ceiling_nats)
@@ -236,11 +256,13 @@ def train_ib(
     y_test: Tensor,
     settings: IBSettings,
     progress: Callable[[dict[str, float]], None] | None = None,
+    encoder: nn.Module | None = None,
 ) -> tuple[IBRun, IBClassifier]:
     """Train one IB classifier and report its test error (%) and information-plane records.
 
     x_* (N, ...) float (flattened inside), y_* (N,) int64 labels; the test rows are never trained
-    on (they give the error and the records). Returns the :class:`IBRun` and the trained model.
+    on (they give the error and the records). ``encoder``: your own p(z|x) (see
+    :class:`IBClassifier`). Returns the :class:`IBRun` and the trained model.
     """
     settings.validate()
     if x_train.shape[0] != y_train.shape[0] or x_test.shape[0] != y_test.shape[0]:
@@ -250,7 +272,7 @@ def train_ib(
     torch.manual_seed(settings.seed)
     x_train, x_test = x_train.flatten(1).float(), x_test.flatten(1).float()
     classes = int(max(y_train.max(), y_test.max())) + 1
-    model = IBClassifier(x_train.shape[1], classes, settings)
+    model = IBClassifier(x_train.shape[1], classes, settings, encoder)
     trainer = IBTrainer(model, settings, x_train[: settings.batch_size])
     scheduler = torch.optim.lr_scheduler.StepLR(trainer.optimizer, step_size=2, gamma=settings.lr_decay)
     generator = torch.Generator().manual_seed(settings.seed)

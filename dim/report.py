@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from dim.bounds import NATS_PER_BIT
 from dim.estimation import MIResult
 from dim.estimation.result import estimate_note, estimator_label, floored_note
 from dim.sandwich import MIBounds
 
-__all__ = ["bounds_table", "mi_table", "markdown_table", "save_figure", "median_ms", "parallel_map", "write_results", "default_and_ksg"]
+__all__ = ["bounds_table", "default_and_ksg", "markdown_table", "mi_table", "plural", "save_figure", "write_results"]
 
 
 def plural(n: int, word: str) -> str:
@@ -103,19 +102,6 @@ def save_figure(figure, path: str | Path) -> Path:
     return Path(path)
 
 
-def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    """Median wall time of ``fn()`` in milliseconds over ``repeats`` calls, after ``warmup``
-    untimed calls (benchmark scripts quote medians measured in one run, never single times)."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * sorted(times)[len(times) // 2]
-
-
 def write_results(out: str | Path, payload: dict, markdown: str) -> None:
     """``<out>.json`` (the payload) and ``<out>.md`` (a Markdown table), each written atomically."""
     from dim.io import write_json_atomic, write_text_atomic
@@ -128,32 +114,9 @@ def write_results(out: str | Path, payload: dict, markdown: str) -> None:
 def default_and_ksg(x, y, seed: int = 0, k: int = 3) -> dict:
     """dim's estimate with ``estimate_mi``'s defaults and KSG on the same pairs:
     {"estimate", "ci", "ksg", "seconds"} (nats; seconds: dim's)."""
-    from dim.ksg import ksg_mi
     from dim.estimation import estimate_mi
+    from dim.ksg import ksg_mi
 
     result = estimate_mi(x, y, seed=seed)
     return {"estimate": result.mi_nats, "ci": list(result.ci_nats), "ksg": ksg_mi(x, y, k=k),
             "seconds": result.seconds}  # fmt: skip
-
-
-def _with_threads(fn: Callable, threads: int, item):
-    import torch
-
-    torch.set_num_threads(threads)
-    return fn(*item)
-
-
-def parallel_map(fn: Callable, items: Sequence[tuple], jobs: int = 1) -> list:
-    """[fn(*item) for item in items], in ``jobs`` spawned processes of cpu_count // jobs threads
-    each when jobs > 1 (small networks scale better over processes than over threads).
-    ``fn`` must be importable (a module-level function). Results keep the order of ``items``."""
-    if jobs <= 1:
-        return [fn(*item) for item in items]
-    import multiprocessing
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-    from functools import partial
-
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(partial(_with_threads, fn, threads), items))

@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 from dim import estimate_mi
 from dim.bounds import diagonal_split
+from dim.jobs import parallel_map
 from dim.objectives import readout_value
-from dim.report import markdown_table, parallel_map, write_results
+from dim.report import markdown_table, write_results
 from dim.tasks import DISTRIBUTION_TASKS, additive_uniform_log_ratio, student_t_log_ratio
 
 DEFAULT_TASKS = "student-t-dof1-5x5,student-t-dof2-5x5,student-t-dof3-5x5,additive-uniform-eps0.1,additive-uniform-eps0.75"

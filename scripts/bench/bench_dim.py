@@ -49,7 +49,7 @@ from dim.infomax import (
     local_infonce_reference,
     sample_prior,
 )
-from dim.report import median_ms
+from dim.jobs import median_ms
 
 
 def step_breakdown(repeats: int, units: int) -> dict[str, float]:

@@ -45,7 +45,8 @@ ROOT = Path(__file__).resolve().parents[2]
 from bench_gaussian import run_ksg, run_peer
 
 from dim.estimation import combine_intervals, estimate_mi
-from dim.report import markdown_table, parallel_map, save_figure, write_results
+from dim.jobs import parallel_map
+from dim.report import markdown_table, save_figure, write_results
 from dim.tasks import DISTRIBUTION_TASKS
 
 

@@ -21,8 +21,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 
 from dim import estimate_mi
+from dim.jobs import parallel_map
 from dim.objectives import ESTIMATORS
-from dim.report import markdown_table, parallel_map, write_results
+from dim.report import markdown_table, write_results
 from dim.tasks import gaussian_rho_for_mi, sample_correlated_gaussians
 
 

@@ -24,9 +24,8 @@ import time
 
 import numpy as np
 
-
 from dim.data import embedded_digits_split
-from dim.report import median_ms
+from dim.jobs import median_ms
 from eval.knn import BACKENDS, knn_predict
 from eval.linear import linear_probe
 

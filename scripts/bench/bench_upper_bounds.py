@@ -43,7 +43,8 @@ _STAIRCASE = _staircase()
 STAGES, stage_stats, run_lower_bound = _STAIRCASE.STAGES, _STAIRCASE.stage_stats, _STAIRCASE.run
 
 from dim import upper_bounds as ub
-from dim.report import markdown_table, parallel_map, save_figure, write_results
+from dim.jobs import parallel_map
+from dim.report import markdown_table, save_figure, write_results
 from dim.tasks import gaussian_rho_for_mi
 from dim.variational import VariationalCLUB
 

@@ -29,7 +29,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 
-from dim.report import markdown_table, parallel_map, save_figure, write_results
+from dim.jobs import parallel_map
+from dim.report import markdown_table, save_figure, write_results
 
 # the paper's Table 2, MNIST: euclidean reconstruction error, reconstruction accuracy %, MS-SSIM
 PAPER_MNIST = {"ALI": ("14.24", "45.95", "0.97"), "ALICE": ("5.20", "98.17", "0.98"), "ALI + MINE": ("9.73", "96.10", "0.99")}

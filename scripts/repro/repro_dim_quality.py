@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 import torch
 
-from dim.report import markdown_table, parallel_map, write_results
+from dim.jobs import parallel_map
+from dim.report import markdown_table, write_results
 from eval.quality import LABELS, plot_histories, run_item, summary_rows
 
 

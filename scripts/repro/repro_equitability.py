@@ -18,7 +18,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 
-from dim.report import default_and_ksg, markdown_table, parallel_map, save_figure, write_results
+from dim.jobs import parallel_map
+from dim.report import default_and_ksg, markdown_table, save_figure, write_results
 from dim.tasks import ADDITIVE_NOISE_FUNCTIONS, additive_noise_mi, sample_additive_noise
 
 

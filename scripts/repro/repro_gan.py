@@ -22,7 +22,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 
-from dim.report import markdown_table, parallel_map, save_figure, write_results
+from dim.jobs import parallel_map
+from dim.report import markdown_table, save_figure, write_results
 
 # published figures on the 2-D grid (PacGAN Table 1 and VEEGAN; their set-ups and budgets, not ours)
 PUBLISHED = [

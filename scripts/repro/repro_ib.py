@@ -32,7 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 
 from dim.bottleneck import NOISE_FOR, IBSettings, select_beta, train_ib
-from dim.report import markdown_table, parallel_map, save_figure, write_results
+from dim.jobs import parallel_map
+from dim.report import markdown_table, save_figure, write_results
 
 # name -> (regularizer, noise, beta, published test error % on MNIST: VIB paper Table 1, MINE Table 3)
 VARIANTS = {

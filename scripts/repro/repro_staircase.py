@@ -24,8 +24,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 
 from dim.critics import make_critic
+from dim.jobs import parallel_map
 from dim.loss import MutualInformation, train_online
-from dim.report import markdown_table, parallel_map, save_figure, write_results
+from dim.report import markdown_table, save_figure, write_results
 from dim.tasks import gaussian_rho_for_mi
 
 STAGES = (2.0, 4.0, 6.0, 8.0, 10.0)
