@@ -259,3 +259,25 @@ def test_a_multirun_sweep_runs_one_job_per_value(pairs):
 def test_bad_sweeps_are_one_line_errors(pairs, args, message):
     done = run(f"x={pairs}/x.npy", f"y={pairs}/y.npy", *args, *FAST)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+
+
+def test_every_estimator_setting_is_read_from_the_config():
+    """EstimatorSettings.from_config reads every field, so no option of estimate_mi is out of the
+    command line's reach: each set to a non-default value in the config arrives in the settings."""
+    from dataclasses import fields
+
+    from dim import EstimatorSettings
+    from dim.cli import compose
+    from dim.estimation.settings import CONFIG_SECTIONS
+
+    changed = {"batch_size": 64, "steps": 7, "lr": 0.5, "lr_schedule": "cosine", "weight_decay": 0.1, "hidden": 9,
+               "embedding_dim": 5, "critic_layers": 3, "eval_every": 3, "patience": 2, "split": [0.5, 0.3, 0.2],
+               "transform": "asinh", "readout_batch_size": 100, "bootstrap": 11, "clip": 2.0, "mine_alpha": 0.2,
+               "calibrate": False, "amp": False, "device": "cpu", "progress": False}  # fmt: skip
+    assert set(changed) == {f.name for f in fields(EstimatorSettings)}
+    overrides = [f"{CONFIG_SECTIONS.get(k, 'training') + '.' if CONFIG_SECTIONS.get(k, 'training') else ''}{k}="
+                 f"{str(v).replace(' ', '')}" for k, v in changed.items()]  # fmt: skip
+    settings = EstimatorSettings.from_config(compose("estimate_mi", ["x=X.npy", *overrides]))
+    assert settings == EstimatorSettings(**{**changed, "split": tuple(changed["split"])})
+    with pytest.raises(Exception, match="unknown estimate_mi setting 'stepz'; did you mean 'steps'"):
+        EstimatorSettings().updated(stepz=3)
