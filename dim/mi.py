@@ -18,8 +18,12 @@ from dim.estimation.result import MIResult, combine_intervals
 from dim.estimation.settings import TRANSFORMS
 from dim.gradients import adaptive_clip_
 from dim.loss import MIEstimate, MutualInformation, train_online
-from dim.objectives import ESTIMATORS, readout_value
+from dim.objectives import ESTIMATORS as _REGISTRY
+from dim.objectives import readout_value
 from dim.runtime import resolve_device
+
+# the old mapping: estimator name -> the readout it reports through (now dim.objectives.ESTIMATORS)
+ESTIMATORS = {name: entry.readout for name, entry in _REGISTRY.items()}
 
 warnings.warn("dim.mi is deprecated and will be removed in the next release: import estimate_mi, MIResult and "
               "MutualInformation from dim (see dim.estimation, dim.loss, dim.objectives)", DeprecationWarning,

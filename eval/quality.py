@@ -60,7 +60,7 @@ def train_and_read(seed: int, objective: str, epochs: int, layers: list[str], de
     """Train ``objective`` (a key of OBJECTIVES) with ``seed`` for ``epochs`` (plus ``extra``
     overrides), then read its layers. Returns {"readings", "history", "online", "seconds"}."""
     from dim.checkpoint import load_encoder
-    from dim.cli import compose
+    from dim.config import compose
     from dim.infomax import train
 
     if objective not in OBJECTIVES:
@@ -81,7 +81,7 @@ def train_and_read(seed: int, objective: str, epochs: int, layers: list[str], de
 
 
 def _encoder(extra: tuple[str, ...]):
-    from dim.cli import compose
+    from dim.config import compose
     from dim.encoders import build_encoder
 
     cfg = compose("train", list(extra))
@@ -120,7 +120,7 @@ def baselines_and_read(seed: int, layers: list[str], extra: tuple[str, ...] = ()
 
 def run_item(kind: str, seed: int, objective: str, epochs: int, layers: list[str], device: str | None,
              extra: tuple[str, ...]) -> dict:  # fmt: skip
-    """One unit of the report, for ``dim.report.parallel_map``: kind "train" (an objective),
+    """One unit of the report, for ``dim.jobs.parallel_map``: kind "train" (an objective),
     "supervised" or "baselines" (random init and pixels; epochs and device unused)."""
     if kind == "train":
         return train_and_read(seed, objective, epochs, layers, device, extra)

@@ -80,7 +80,7 @@ REQUIRED = {"train": [], "probe": ["encoder_path=random"], "estimate_mi": ["x=X.
     ("export", "layer=[code]", "layers"),
 ])  # fmt: skip
 def test_unknown_key_is_refused_with_or_without_plus_naming_the_nearest(config, typo, nearest, plus):
-    from dim.cli import compose
+    from dim.config import compose
     from dim.errors import ConfigError
 
     key = typo.split("=")[0]
@@ -102,7 +102,7 @@ def test_every_script_refuses_an_appended_unknown_key(run_script, tmp_path, scri
 @pytest.mark.parametrize("override, choices", [("data=foo", "cifar10, cifar100, digits"),
                                                ("estimator=foo", "dv, mine, nwj, jsd, infonce, smile")])  # fmt: skip
 def test_unknown_group_option_lists_the_choices_on_one_line(override, choices):
-    from dim.cli import compose
+    from dim.config import compose
     from dim.errors import ConfigError
 
     with pytest.raises(ConfigError) as error:
@@ -112,7 +112,7 @@ def test_unknown_group_option_lists_the_choices_on_one_line(override, choices):
 
 
 def test_appending_a_preset_still_works():
-    from dim.cli import compose
+    from dim.config import compose
 
     assert compose("train", ["+experiment=cifar10_local_jsd"]).data.name == "cifar10"
 
@@ -163,7 +163,7 @@ def test_probe_says_what_is_wrong_with_the_encoder_passed(run_script, tmp_path, 
 
 # ---------------------------------------------------------------- training: resume and downloads
 def _train_cfg(tmp_path, digits_npz, *overrides):
-    from dim.cli import compose
+    from dim.config import compose
 
     return compose("train", ["data=npz", f"data.root={digits_npz}", f"out_dir={tmp_path / 'run'}",
                              "trainer.batch_size=32", "trainer.progress=false", "objective.units=32", *overrides])  # fmt: skip
@@ -267,7 +267,7 @@ def test_every_estimator_setting_is_read_from_the_config():
     from dataclasses import fields
 
     from dim import EstimatorSettings
-    from dim.cli import compose
+    from dim.config import compose
     from dim.estimation.settings import CONFIG_SECTIONS
 
     changed = {"batch_size": 64, "steps": 7, "lr": 0.5, "lr_schedule": "cosine", "weight_decay": 0.1, "hidden": 9,
@@ -281,3 +281,15 @@ def test_every_estimator_setting_is_read_from_the_config():
     assert settings == EstimatorSettings(**{**changed, "split": tuple(changed["split"])})
     with pytest.raises(Exception, match="unknown estimate_mi setting 'stepz'; did you mean 'steps'"):
         EstimatorSettings().updated(stepz=3)
+
+
+def test_the_config_defaults_are_estimate_mis_defaults():
+    """configs/estimate_mi.yaml and EstimatorSettings state the same defaults: a command with no
+    settings estimates as estimate_mi(x, y) does (progress aside: the command shows a bar)."""
+    from dataclasses import replace
+
+    from dim import EstimatorSettings
+    from dim.cli import compose
+
+    from_config = EstimatorSettings.from_config(compose("estimate_mi", ["x=X.npy"]))
+    assert replace(from_config, progress=False) == EstimatorSettings()

@@ -245,7 +245,7 @@ def test_probe_bad_input_exits_2_without_report(tmp_path, args, message):
 
 
 def test_export_features_writes_named_arrays(tmp_path):
-    from dim.cli import compose
+    from dim.config import compose
     from eval.run import export_features, probe_overrides
 
     out = tmp_path / "features.npz"

@@ -76,7 +76,7 @@ def _estimate(task: str) -> dict[str, Any]:
 
 
 def _deep_infomax(tmp_path: Path) -> dict[str, Any]:
-    from dim.cli import compose
+    from dim.config import compose
     from dim.tasks import embedded_digits
     from dim.infomax import Trainer
 

@@ -136,7 +136,7 @@ def test_a_checkpoint_of_another_kind_is_refused(tmp_path):
 
 @pytest.mark.parametrize("preset", sorted(p.stem for p in (ROOT / "configs" / "gan").glob("*.yaml")))
 def test_every_gan_preset_composes_into_valid_settings(preset):
-    from dim.cli import compose
+    from dim.config import compose
     from dim.generative.gan import GANSettings
 
     cfg = compose("train_gan", [f"+gan={preset}"])

@@ -9,7 +9,7 @@ import torch
 
 from dim import bounds
 from dim.checkpoint import load_encoder
-from dim.cli import compose
+from dim.config import compose
 from dim.encoders import build_encoder, describe
 from dim.errors import DimError
 from dim.infomax import (

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from dim import bounds, estimate_mi, objectives
-from dim.cli import compose
+from dim.config import compose
 from dim.errors import ConfigError
 from dim.infomax import infomax_bound, infomax_readout
 from dim.loss import MutualInformation
@@ -53,7 +53,7 @@ def test_a_registered_bound_is_a_deep_infomax_estimator_and_a_command_choice(toy
 
 
 def test_every_list_of_names_is_the_registry():
-    from dim.cli import group_options
+    from dim.config import group_options
 
     assert group_options("train", "estimator") == list(objectives.ESTIMATORS)
     assert group_options("estimate_mi", "estimator") == [*objectives.ESTIMATORS, "auto"]

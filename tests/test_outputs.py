@@ -85,7 +85,7 @@ def test_probe_writes_its_own_folder_under_outputs_and_refuses_to_overwrite(run_
 
 
 def test_export_features_writes_under_outputs_and_refuses_to_overwrite(tmp_path, digits_npz, monkeypatch):
-    from dim.cli import compose
+    from dim.config import compose
     from eval.run import export_features, probe_overrides
 
     monkeypatch.chdir(tmp_path)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from dim.cli import compose
+from dim.config import compose
 from dim.encoders import build_encoder
 from dim.errors import ConfigError
 from dim.infomax import infomax_scores

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from dim.cli import compose
+from dim.config import compose
 from dim.errors import ConfigError
 from dim.views import ViewAugment, affine_matrices, rotate_hue
 

@@ -2,7 +2,7 @@
 
 Also installed as the console command ``dim-estimate-mi`` (same arguments).
 
-    python scripts/estimate_mi.py x=X.npy y=Y.npy [estimator=smile] [out=result.json]
+    python scripts/estimate_mi.py x=X.npy y=Y.npy [estimator=smile] [out=outputs/result.json]
     python scripts/estimate_mi.py x=X.npy stochastic_encoder=ENCODER.pt [bounds.block_size=1024]
 
 With ``stochastic_encoder`` (a p(z|x) saved by ``dim.stochastic.save_stochastic_encoder``), it

@@ -5,7 +5,7 @@ Also installed as the console command ``dim-train`` (same arguments).
     python scripts/train.py [data=digits] [encoder=dim32] [estimator=jsd] [objective=local]
                             [+experiment=cifar10_local_jsd] [trainer.epochs=N] [out_dir=DIR] [resume=true]
 
-With no arguments: local DIM with the JSD head on the embedded MNIST digits (offline). Writes
+With no arguments: local DIM with the JSD estimator on the embedded MNIST digits (offline). Writes
 out_dir/{checkpoint.pt, encoder.pt, config.yaml, tensorboard/}; load the encoder with
 ``dim.load_encoder("DIR/encoder.pt")``. Bad input: one line on stderr, exit code 2.
 """

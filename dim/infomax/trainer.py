@@ -25,7 +25,7 @@ from dim.data import DataSplit, load_data
 from dim.encoders import build_encoder
 from dim.errors import ConfigError, DimError
 from dim.infomax.model import DeepInfoMax
-from dim.infomax.prior import PriorDiscriminator, prior_space, sample_prior
+from dim.infomax.prior import PriorDiscriminator, prior_space, sample_prior, sliced_wasserstein
 from dim.io import write_text_atomic
 from dim.runtime import init_distributed, interactive, resolve_device
 from dim.views import ViewAugment
@@ -291,7 +291,6 @@ class Trainer:
     def prior_distance(self, samples: int = 1000) -> float:
         """Sliced-Wasserstein distance between test codes (in the prior's space) and as many
         prior samples: a check of prior matching that does not use the discriminator."""
-        from dim.infomax import sliced_wasserstein
 
         self.model.eval()
         images = self.data.test.samples[:samples].to(self.device)

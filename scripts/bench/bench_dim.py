@@ -3,7 +3,7 @@
     python scripts/bench/bench_dim.py [--repeats 20] [--skip-prior]
     python scripts/bench/bench_dim.py --device cuda [--compile] [--batch 256]   # the GPU path (5)
 
-1. Throughput of one local-DIM step (JSD head, default critic width, batch 64, 32x32 input,
+1. Throughput of one local-DIM step (JSD estimator, default critic width, batch 64, 32x32 input,
    dim32 encoder) and its breakdown: encoder forward+backward, critics (embeddings + score
    matmul, forward+backward), bounds (scores -> bound, forward+backward), prior (generator
    term + discriminator update), optimizer step. Prints medians and the ratios
@@ -176,7 +176,7 @@ def peak_memory_gib() -> float:
 def prior_effect(epochs: int) -> dict[str, float]:
     import tempfile
 
-    from dim.cli import compose
+    from dim.config import compose
     from dim.infomax import train
 
     distances = {}
@@ -212,7 +212,7 @@ def pipeline_benchmark(device: str, preset: str, channels: int, batch: int, repe
     import numpy as np
     from omegaconf import OmegaConf
 
-    from dim.cli import compose
+    from dim.config import compose
     from dim.infomax import Trainer
 
     rows = rows or 8 * batch

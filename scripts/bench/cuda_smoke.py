@@ -83,12 +83,13 @@ def gan_and_ali():
 
 def loss_module_amp():
     from dim import MutualInformation
+    from dim.objectives import ESTIMATORS
     from dim.critics import make_critic
 
     x = torch.randn(512, 10, device="cuda")
     y = x + 0.3 * torch.randn_like(x)
     readings = {}
-    for name in ("dv", "mine", "nwj", "jsd", "infonce", "smile"):
+    for name in ESTIMATORS:
         mi = MutualInformation(make_critic(x, y, "separable"), name).cuda()
         optimizer = torch.optim.Adam(mi.parameters(), lr=1e-3)
         for _ in range(200):

@@ -16,7 +16,7 @@ overrides go to every run and to the baselines' encoder (e.g. ``encoder.width=32
 Prints and writes mean ± std over the seeds (``<out>.json``, ``<out>.md``) and, with
 ``--figure``, a PNG of the online probe's test accuracy against epochs.
 
-``--jobs J`` runs J units at once in separate processes (``dim.report.parallel_map``).
+``--jobs J`` runs J units at once in separate processes (``dim.jobs.parallel_map``).
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ PUBLISHED = [
 
 def run_one(dataset: str, beta: float, seed: int, overrides: tuple[str, ...], keep_samples: bool) -> dict:
     """One training run; returns its final metrics (and, with ``keep_samples``, its samples for the figure)."""
-    from dim.cli import compose
+    from dim.config import compose
     from dim.generative.gan import build_gan
 
     preset = ["+gan=stacked_mnist"] if dataset == "stacked" else [f"dataset={dataset}"]

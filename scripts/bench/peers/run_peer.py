@@ -1,6 +1,6 @@
 """Run one peer MI estimator on a saved dataset, inside that peer's own venv.
 
-    PEER_PYTHON scripts/peers/run_peer.py PEER DATA.npz OUT.json SEED
+    PEER_PYTHON scripts/bench/peers/run_peer.py PEER DATA.npz OUT.json SEED
 
 PEER: torch-mist (its estimate_mi with defaults: SMILE, trained on the first 80% of rows with
 its own 10% validation part, read out on the last 20%), or bmi-mine / bmi-infonce / bmi-nwj /
