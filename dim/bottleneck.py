@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from dim import upper_bounds as ub
+from dim.bounds import MINE_ALPHA
 from dim.critics import make_critic
 from dim.encoders import MLPEncoder
 from dim.errors import ConfigError, DataError
@@ -70,7 +71,7 @@ class IBSettings:
     critic_hidden: int = 256
     critic_embedding: int = 64
     critic_lr: float = 1e-4
-    mine_alpha: float = 0.01
+    mine_alpha: float = MINE_ALPHA
     adaptive_clip: bool = True
     test_samples: int = 12  # codes averaged per test input (stochastic encoders)
     record_every: int = 1  # epochs between information-plane records (0: only at the end)
@@ -103,8 +104,8 @@ class IBClassifier(nn.Module):
         if encoder is not None:
             require_conditional(encoder)
             if settings.regularizer in ("vib", "club") and not isinstance(encoder, StochasticEncoder):
-                raise ConfigError(f"regularizer {settings.regularizer} needs the Gaussian p(z|x) of a StochasticEncoder;"
-                                  " with your own conditional model use regularizer=mine")  # fmt: skip
+                raise ConfigError(f"regularizer {settings.regularizer} needs the Gaussian p(z|x) of a "
+                                  "StochasticEncoder; with your own conditional model use regularizer=mine")
             self.encoder: nn.Module = encoder
         else:
             base = MLPEncoder(in_dim, settings.hidden, settings.code_dim)

@@ -33,7 +33,9 @@ from torch.nn import functional as F
 
 __all__ = [
     "NATS_PER_BIT",
+    "MINE_ALPHA",
     "NWJ_MAX_EXPONENT",
+    "SMILE_TAU",
     "diagonal_split",
     "dv_bound",
     "infonce_bound",
@@ -49,6 +51,8 @@ __all__ = [
 ]
 
 NATS_PER_BIT = math.log(2.0)  # one bit is log 2 nats
+SMILE_TAU = 5.0  # SMILE's clip tau, the authors' default (Song & Ermon, 2020)
+MINE_ALPHA = 0.01  # the rate of MINE's moving average of E_q[e^T] (Belghazi et al., 2018)
 # exp(80) ~ 5.5e34 < float32 max (3.4e38): the NWJ partition term saturates here, where
 # the bound is already ~ -1e34, so a diverged critic gives a huge finite loss, not inf.
 NWJ_MAX_EXPONENT = 80.0
@@ -248,7 +252,7 @@ def smile_bound(
     *,
     positive: Tensor | None = None,
     negative: Tensor | None = None,
-    clip: float = 5.0,
+    clip: float = SMILE_TAU,
 ) -> Tensor:
     """SMILE estimate of I(X;Y) (Song & Ermon, 2020), in nats; trained through the JS gradient.
 
@@ -272,7 +276,11 @@ def smile_bound(
 
 @torch.no_grad()
 def smile_value(
-    scores: Tensor | None = None, *, positive: Tensor | None = None, negative: Tensor | None = None, clip: float = 5.0
+    scores: Tensor | None = None,
+    *,
+    positive: Tensor | None = None,
+    negative: Tensor | None = None,
+    clip: float = SMILE_TAU,
 ) -> Tensor:
     """The value of :func:`smile_bound` alone (no training signal), for readouts: in nats,
     E_p[T] - log E_q[exp(clip(T, -tau, tau))]. An estimate, **not a bound** (see there)."""
@@ -292,7 +300,7 @@ class MINEMovingAverage(torch.nn.Module):
     between steps and is saved in ``state_dict`` for checkpoints.
     """
 
-    def __init__(self, alpha: float = 0.01) -> None:
+    def __init__(self, alpha: float = MINE_ALPHA) -> None:
         super().__init__()
         if not 0.0 < alpha < 1.0:
             raise ValueError(f"alpha must be in (0, 1), got {alpha}")

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 from omegaconf import DictConfig, OmegaConf
 
 from dim import objectives
+from dim.bounds import MINE_ALPHA, SMILE_TAU
 from dim.checkpoint import flatten
 from dim.errors import ConfigError
 from dim.runtime import keep_torch_cache_out_of_tmp
@@ -41,7 +42,8 @@ def store_estimators() -> None:
 
     store = ConfigStore.instance()
     for name, entry in {**objectives.ESTIMATORS, "auto": None}.items():
-        node = {"name": name, "readout": None if entry is None else entry.readout, "clip": 5.0, "mine_alpha": 0.01}
+        node = {"name": name, "readout": None if entry is None else entry.readout, "clip": SMILE_TAU,
+                "mine_alpha": MINE_ALPHA}
         store.store(group=ESTIMATOR_GROUP, name=name, node=node)
 
 

@@ -54,8 +54,8 @@ class MutualInformation(nn.Module):
         critic: nn.Module,
         estimator: str = "jsd",
         *,
-        clip: float = 5.0,
-        mine_alpha: float = 0.01,
+        clip: float = bounds.SMILE_TAU,
+        mine_alpha: float = bounds.MINE_ALPHA,
         marginal: str = "all",
     ) -> None:
         super().__init__()

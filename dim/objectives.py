@@ -138,7 +138,7 @@ def readout(name: str) -> Readout:
     return READOUTS[name]
 
 
-def readout_value(name: str, positive: Tensor, negative: Tensor, clip: float = 5.0) -> Tensor:
+def readout_value(name: str, positive: Tensor, negative: Tensor, clip: float = bounds.SMILE_TAU) -> Tensor:
     """The MI value of readout ``name`` in nats, from positives (R,) and per-row negatives (R, K)."""
     return readout(name).value(positive, negative, clip)
 
@@ -258,6 +258,7 @@ register_estimator(Estimator(
     infomax=_infonce_infomax, summary="InfoNCE (CPC): low variance, never above log(negatives + 1)",
 ))  # fmt: skip
 register_estimator(Estimator(
-    "smile", lambda p, n, *, clip=5.0, **_: bounds.smile_bound(positive=p, negative=n, clip=clip), readout="smile",
+    "smile", lambda p, n, *, clip=bounds.SMILE_TAU, **_: bounds.smile_bound(positive=p, negative=n, clip=clip),
+    readout="smile",
     summary="SMILE: DV value with the partition term clipped to [-clip, clip], trained through the JS gradient",
 ))  # fmt: skip

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-__all__ = ["autocast", "gather_across_ranks", "init_distributed", "interactive", "keep_torch_cache_out_of_tmp",
-           "resolve_device"]
+__all__ = ["autocast", "critic_threads", "gather_across_ranks", "init_distributed", "interactive",
+           "keep_torch_cache_out_of_tmp", "resolve_device", "thread_limit"]
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -90,3 +92,34 @@ def interactive(progress: bool) -> bool:
     """Whether to draw a progress bar: asked for, and stderr is a terminal (into a log file a bar
     writes a carriage return per update, kilobytes of them, and shows nothing)."""
     return bool(progress) and sys.stderr.isatty()
+
+
+@contextmanager
+def thread_limit(threads: int | None) -> Iterator[None]:
+    """torch's intra-op thread count set to ``threads`` inside the block (None: left as it is), and
+    the caller's own setting restored when the block ends, also on an error."""
+    saved = torch.get_num_threads()
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != saved:
+            torch.set_num_threads(saved)
+
+
+def critic_threads(device: torch.device, requested: int | None = None) -> int | None:
+    """Intra-op threads for fitting a small critic: ``requested`` when given; on the CPU one
+    thread; on CUDA None (the host's setting is left alone).
+
+    A critic of a few 128-unit layers at batches of 256 rows is thousands of tiny operations a
+    second. Split over several threads, each operation waits for the slowest of them, and on a
+    machine where another process holds a core that thread is often descheduled: the fit then
+    takes many times longer, while one thread runs at its own pace whatever else runs
+    (``scripts/bench/bench_load.py`` measures both).
+    """
+    if requested is not None:
+        return requested
+    return 1 if device.type == "cpu" else None

@@ -42,7 +42,7 @@ from dim.estimation.readout import calibrate_scale, scaled_scores
 from dim.estimation.result import MIResult, combine_intervals, finish
 from dim.estimation.settings import EstimatorSettings
 from dim.objectives import ESTIMATORS
-from dim.runtime import resolve_device
+from dim.runtime import critic_threads, resolve_device, thread_limit
 
 __all__ = ["AUTO_CEILING_MARGIN", "MIN_ROWS", "EstimatorSettings", "MIResult", "calibrate_scale", "combine_intervals",
            "estimate_mi", "scaled_scores", "transform_inputs"]
@@ -130,6 +130,7 @@ def estimate_mi(
         raise ConfigError(f"seeds must be at least 1, got {seeds}")
     pairs = pairs_from(x, y, x_kind, y_kind)
     dev = resolve_device(s.device)
+    threads = critic_threads(dev, s.threads)
     parts = None
     if split_rows is not None:
         if folds or seeds > 1:
@@ -141,12 +142,13 @@ def estimate_mi(
     def run_all(name: str) -> list[MIResult]:
         """One fit per seed and fold with estimator ``name``."""
         results = []
-        for run_seed in range(seed, seed + seeds):
-            for fold in fold_ids:
-                results.append(fit_critic(
-                    pairs, estimator=name, readout=readout or ESTIMATORS[name].readout, critic=critic, settings=s,
-                    seed=run_seed, fold=fold, folds=folds or 1, split_rows=parts, device=dev,
-                ))  # fmt: skip
+        with thread_limit(threads):
+            for run_seed in range(seed, seed + seeds):
+                for fold in fold_ids:
+                    results.append(fit_critic(
+                        pairs, estimator=name, readout=readout or ESTIMATORS[name].readout, critic=critic, settings=s,
+                        seed=run_seed, fold=fold, folds=folds or 1, split_rows=parts, device=dev,
+                    ))  # fmt: skip
         return results
 
     if estimator != "auto":

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from dim.bounds import MINE_ALPHA, SMILE_TAU
 from dim.errors import ConfigError
 
 __all__ = ["CONFIG_SECTIONS", "LR_SCHEDULES", "TRANSFORMS", "EstimatorSettings"]
@@ -19,7 +20,7 @@ __all__ = ["CONFIG_SECTIONS", "LR_SCHEDULES", "TRANSFORMS", "EstimatorSettings"]
 TRANSFORMS = ("standardize", "rank", "asinh", "none")
 LR_SCHEDULES = ("constant", "cosine")
 # where each field lives in configs/estimate_mi.yaml: "training.<field>" unless named here
-CONFIG_SECTIONS = {"transform": "", "amp": "", "device": "", "progress": "", "clip": "estimator",
+CONFIG_SECTIONS = {"transform": "", "amp": "", "device": "", "progress": "", "threads": "", "clip": "estimator",
                    "mine_alpha": "estimator"}  # fmt: skip
 
 
@@ -49,6 +50,10 @@ class EstimatorSettings:
     amp: mixed precision for the critic on CUDA (the bounds stay float32).
     device: "cpu", "cuda", ...; None: CUDA when available.
     progress: a progress bar on stderr.
+    threads: torch's intra-op threads while the critic trains; None: one on the CPU (small
+        critics run fastest there on one thread, and stay fast beside other work,
+        :func:`dim.runtime.critic_threads`), unchanged on CUDA. The caller's own setting is
+        restored when ``estimate_mi`` returns.
     """
 
     batch_size: int = 256
@@ -65,12 +70,13 @@ class EstimatorSettings:
     transform: str = "rank"
     readout_batch_size: int = 2048
     bootstrap: int = 200
-    clip: float = 5.0
-    mine_alpha: float = 0.01
+    clip: float = SMILE_TAU
+    mine_alpha: float = MINE_ALPHA
     calibrate: bool = True
     amp: bool = True
     device: str | torch.device | None = None
     progress: bool = False
+    threads: int | None = None
 
     def validate(self) -> None:
         """One-line :class:`ConfigError` for a setting outside its range."""
@@ -79,6 +85,8 @@ class EstimatorSettings:
             raise ConfigError(f"split must be three positive fractions summing to 1, got {list(split)}")
         if self.transform not in TRANSFORMS:
             raise ConfigError(f"unknown transform {self.transform!r}; choose one of {', '.join(TRANSFORMS)}")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise ConfigError(f"threads must be a positive integer (or None for the default), got {self.threads!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"unknown lr_schedule {self.lr_schedule!r}; choose constant or cosine")
 

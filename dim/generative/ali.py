@@ -72,6 +72,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from dim.bounds import MINE_ALPHA
 from dim.encoders import build_encoder
 from dim.errors import ConfigError
 from dim.generative.digits import TrainedClassifier
@@ -116,7 +117,7 @@ class ALISettings(LoopSettings):
     dataset_size: int = 100_000     # 2-D: training samples drawn once from the target
     hidden: int = 256               # 2-D: width of E, G, D and T
     width: int = 32                 # images: base width of E (dim32), G, D and T (DCGAN: 64)
-    mine_alpha: float = 0.01        # MINE moving-average rate
+    mine_alpha: float = MINE_ALPHA  # MINE moving-average rate
     adaptive_clip: bool = True      # MINE's adaptive clipping of the MI gradient
     eval_split: str = "test"        # test | validation (tuning: the last 500 training images)
     eval_samples: int = 2500        # held-out points (2-D) / at most this many held-out images; samples G(z)

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from dim.bounds import MINE_ALPHA
 from dim.generative.digits import DigitClassifier, stack_images, stacked_coverage
 from dim.generative.networks import (
     ConvDiscriminator,
@@ -69,7 +70,7 @@ class GANSettings(LoopSettings):
     g_width: int = 64               # images: DCGAN base width of G
     d_width: int = 64               # images: of D (PacGAN's small-D setting: a quarter of G's)
     t_width: int = 32               # images: of T
-    mine_alpha: float = 0.01        # MINE moving-average rate
+    mine_alpha: float = MINE_ALPHA  # MINE moving-average rate
     adaptive_clip: bool = True      # MINE's adaptive clipping of the MI gradient
     eval_samples: int = 2500        # samples for the metrics (26,000 for Stacked MNIST)
 

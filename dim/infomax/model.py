@@ -47,8 +47,8 @@ class DeepInfoMax(nn.Module):
         local_local: float = 0.0,
         locations: int | None = None,
         score_clip: float | None = None,
-        mine_alpha: float = 0.01,
-        smile_clip: float = 5.0,
+        mine_alpha: float = bounds.MINE_ALPHA,
+        smile_clip: float = bounds.SMILE_TAU,
         global_target: str = "map",
         temperature: float | None = None,
     ) -> None:

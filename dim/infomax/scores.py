@@ -1,4 +1,5 @@
-"""Deep InfoMax's scores and the bounds read from them (Hjelm et al., ICLR 2019), built on the bounds of :mod:`dim.bounds`.
+"""Deep InfoMax's scores and the bounds read from them (Hjelm et al., ICLR 2019), built on the
+bounds of :mod:`dim.bounds`.
 
 Scores follow one layout. ``queries`` (N, Q, U) are Q query vectors per image (Q = 1 for the
 global code; Q = locations of a coarser map for AMDIM's local<->local prediction) and
@@ -56,7 +57,10 @@ def infomax_scores(
 
 
 def infomax_bound(
-    scores: Tensor, estimator: str, moving_average: bounds.MINEMovingAverage | None = None, clip: float = 5.0
+    scores: Tensor,
+    estimator: str,
+    moving_average: bounds.MINEMovingAverage | None = None,
+    clip: float = bounds.SMILE_TAU,
 ) -> Tensor:
     """The training objective (to maximise) of ``estimator`` for S (N, Q, N, L).
 

@@ -81,7 +81,7 @@ class Trainer:
         self.model = DeepInfoMax(
             self.encoder, estimator=cfg.estimator.name, units=obj.units, alpha=obj.alpha, beta=obj.beta,
             local_local=obj.local_local, locations=obj.locations, score_clip=obj.score_clip,
-            mine_alpha=cfg.estimator.get("mine_alpha", 0.01), smile_clip=cfg.estimator.get("clip", 5.0),
+            mine_alpha=cfg.estimator.mine_alpha, smile_clip=cfg.estimator.clip,
             global_target=obj.get("global_target", "map"), temperature=obj.get("temperature"),
         ).to(self.device)  # fmt: skip
         if obj.views not in (1, 2):
