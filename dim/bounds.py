@@ -62,13 +62,8 @@ def _as_float32(t: Tensor) -> Tensor:
     return t.float() if t.dtype != torch.float32 else t
 
 
-def diagonal_split(scores: Tensor) -> tuple[Tensor, Tensor]:
-    """Split a score matrix into positives and per-row negatives.
-
-    scores: (N, M) with N <= M; the diagonal holds the positive pairs.
-    Returns ``positive`` (N,) = diag(scores) and ``negative`` (N, M - 1), row i holding
-    the off-diagonal scores of row i; both float32.
-    """
+def _check_layout(scores: Tensor) -> None:
+    """A one-line error unless ``scores`` is (N, M), N <= M, M >= 2, positives on the diagonal."""
     if scores.dim() != 2:
         raise ValueError(
             f"scores must be a 2-D (N, M) matrix with positives on the diagonal, got shape {tuple(scores.shape)}"
@@ -78,6 +73,17 @@ def diagonal_split(scores: Tensor) -> tuple[Tensor, Tensor]:
         raise ValueError(f"scores has N={n} rows but only M={m} columns; the layout needs N <= M")
     if m < 2:
         raise ValueError("scores needs at least 2 columns, so that every row has a negative pair")
+
+
+def diagonal_split(scores: Tensor) -> tuple[Tensor, Tensor]:
+    """Split a score matrix into positives and per-row negatives.
+
+    scores: (N, M) with N <= M; the diagonal holds the positive pairs.
+    Returns ``positive`` (N,) = diag(scores) and ``negative`` (N, M - 1), row i holding
+    the off-diagonal scores of row i; both float32.
+    """
+    _check_layout(scores)
+    n, m = scores.shape
     scores = _as_float32(scores)
     # Row-major, the diagonal sits every M + 1 entries; the M entries strictly between two
     # consecutive diagonal entries, then the M - N entries after the last one, are the
@@ -217,7 +223,10 @@ def infonce_bound(
     if scores is not None:
         if positive is not None or negative is not None:
             raise ValueError("pass either scores, or positive and negative, not both")
-        positive, negative = diagonal_split(scores)
+        _check_layout(scores)
+        # row i of the matrix already holds its positive and its M - 1 negatives
+        scores = _as_float32(scores)
+        return (scores.diagonal() - torch.logsumexp(scores, dim=1)).mean() + math.log(scores.shape[1])
     if positive is None or negative is None or negative.dim() != 2 or positive.shape != negative.shape[:1]:
         raise ValueError("InfoNCE needs an (N, M) score matrix, or positive (N,) with per-row negatives (N, K)")
     positive, negative = _as_float32(positive), _as_float32(negative)

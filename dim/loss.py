@@ -81,6 +81,8 @@ class MutualInformation(nn.Module):
         if scores is not None:
             if positive is not None or negative is not None:
                 raise ValueError("pass either scores, or positive and negative, not both")
+            if self.entry.matrix is not None:
+                return self.entry.matrix(scores)
             positive, negative = bounds.diagonal_split(scores)
         return self.entry.objective(positive, negative, clip=self.clip, moving_average=self.moving_average,
                                     update=update_average)

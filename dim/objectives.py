@@ -83,6 +83,8 @@ class Estimator:
     E_q[e^T]. needs_rows: the objective contrasts each positive with its own row of negatives,
     so a pointwise critic's shuffled single negative will not do. infomax: a fast path on Deep
     InfoMax's scores S (N, Q, N, L) that gathers no tensor of negatives (None: split S).
+    matrix: a fast path on an (N, M) score matrix that needs no regrouping of its entries
+    (None: split it into positives and negatives first).
     """
 
     name: str
@@ -91,6 +93,7 @@ class Estimator:
     needs_moving_average: bool = False
     needs_rows: bool = False
     infomax: Callable[[Tensor], Tensor] | None = None
+    matrix: Callable[[Tensor], Tensor] | None = None
     summary: str = ""
 
 
@@ -255,7 +258,7 @@ register_estimator(Estimator(
 ))  # fmt: skip
 register_estimator(Estimator(
     "infonce", lambda p, n, **_: bounds.infonce_bound(positive=p, negative=n), readout="infonce", needs_rows=True,
-    infomax=_infonce_infomax, summary="InfoNCE (CPC): low variance, never above log(negatives + 1)",
+    infomax=_infonce_infomax, matrix=bounds.infonce_bound, summary="InfoNCE (CPC): low variance, never above log(negatives + 1)",
 ))  # fmt: skip
 register_estimator(Estimator(
     "smile", lambda p, n, *, clip=bounds.SMILE_TAU, **_: bounds.smile_bound(positive=p, negative=n, clip=clip),

@@ -5,23 +5,13 @@ layers shows what the architecture gives when the labels are known."""
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
-from torch.nn import functional as F
+from torch import Tensor
 
 from dim.encoders import Encoder
 from dim.views import ViewAugment
+from eval.finetune import finetune
 
 __all__ = ["train_supervised"]
-
-
-@torch.no_grad()
-def _accuracy(encoder: Encoder, head: nn.Linear, images: Tensor, labels: Tensor, device: torch.device) -> float:
-    encoder.eval()
-    correct = 0
-    for start in range(0, len(images), 256):
-        logits = head(encoder(images[start : start + 256].to(device)).code)
-        correct += int((logits.argmax(1).cpu() == labels[start : start + 256]).sum())
-    return correct / len(images)
 
 
 def train_supervised(
@@ -30,28 +20,9 @@ def train_supervised(
 ) -> tuple[Encoder, list[dict]]:  # fmt: skip
     """Train ``encoder`` and a linear layer on its code with cross-entropy (Adam ``lr``) for
     ``epochs`` over train = (images (N, C, H, W), labels (N,)), each batch through ``augment``
-    (one view) when given. Returns the encoder (eval mode, head dropped) and per-epoch
-    {"epoch", "test_accuracy"} of the head on the un-augmented test = (images, labels)."""
-    device = torch.device(device)
-    torch.manual_seed(seed)
-    images, labels = train
-    classes = int(max(labels.max(), test[1].max())) + 1
-    encoder = encoder.to(device)
-    head = nn.Linear(encoder.code_dim, classes).to(device)
-    optimizer = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=lr)
-    generator = torch.Generator().manual_seed(seed)
-    history = []
-    for epoch in range(epochs):
-        encoder.train()
-        order = torch.randperm(len(images), generator=generator)
-        for start in range(0, len(images) - batch_size + 1, batch_size):
-            rows = order[start : start + batch_size]
-            batch = images[rows].to(device)
-            if augment is not None:
-                batch = augment(batch, generator)
-            loss = F.cross_entropy(head(encoder(batch).code), labels[rows].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        history.append({"epoch": epoch + 1, "test_accuracy": _accuracy(encoder, head, *test, device)})
-    return encoder.eval(), history
+    (one view) when given: :func:`eval.finetune.finetune` from the encoder's initial weights.
+    Returns the encoder (eval mode, head dropped) and per-epoch {"epoch", "test_accuracy"} of
+    the head on the un-augmented test = (images, labels)."""
+    result = finetune(encoder, train, test, epochs=epochs, lr=lr, batch_size=batch_size, augment=augment,
+                      eval_every=1, seed=seed, device=device)  # fmt: skip
+    return result.encoder, result.history

@@ -95,7 +95,7 @@ def estimate_mi(
             default ``EstimatorSettings()``. Any of its fields may also be given as a keyword
             (``steps=600``), which replaces that field: ``batch_size``, ``steps``, ``lr``,
             ``lr_schedule``, ``weight_decay``, ``hidden``, ``embedding_dim``,
-            ``critic_layers``, ``eval_every``, ``patience``, ``split``, ``transform``,
+            ``critic_layers``, ``eval_every``, ``patience``, ``min_delta``, ``split``, ``transform``,
             ``readout_batch_size``, ``bootstrap``, ``clip``, ``mine_alpha``, ``calibrate``,
             ``amp``, ``device``, ``progress`` (documented there). The defaults (128-unit
             sub-networks, lr 1e-3, patience 10, rank transform) were chosen on

@@ -91,6 +91,7 @@ def fit_critic(
 
     val_block = min(s.readout_batch_size, len(val_rows))
     best_value, best_step, best_state, evals_without_gain = -math.inf, 0, None, 0
+    gain_mark = -math.inf
     history: list[dict[str, float]] = []
     running = None
     bar = progress_bar(s.steps, s.progress, f"{estimator}")
@@ -111,15 +112,19 @@ def fit_critic(
         optimizer.step()
         if schedule is not None:
             schedule.step()
-        value = objective.item()
-        running = value if running is None else 0.95 * running + 0.05 * value
+        # a smoothed training curve, kept on the device: reading it every step would wait for CUDA
+        value = objective.detach()
+        running = value if running is None else running.lerp(value, 0.05)
         lap("critic_steps")
         if step % s.eval_every == 0 or step == s.steps:
             val_value = readout_value(readout, *evaluate(val_rows, val_block)[:2], s.clip).item()
-            history.append({"step": step, "train_objective": running, "val_mi_nats": val_value})
-            if val_value > best_value:
-                best_value, best_step, evals_without_gain = val_value, step, 0
+            history.append({"step": step, "train_objective": running.item(), "val_mi_nats": val_value})
+            if val_value > best_value:  # the critic kept is the best on the early-stopping rows
+                best_value, best_step = val_value, step
                 best_state = copy.deepcopy(model.state_dict())
+            # patience counts readouts that gain no more than min_delta over the last counted gain
+            if val_value > gain_mark + s.min_delta:
+                gain_mark, evals_without_gain = val_value, 0
             else:
                 evals_without_gain += 1
             if bar is not None:

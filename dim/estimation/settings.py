@@ -34,8 +34,9 @@ class EstimatorSettings:
     lr_schedule: "constant", or "cosine" (lr decays to 0 over ``steps`` by a half cosine).
     hidden, embedding_dim, critic_layers: width of the critic's sub-networks, width of the
         embeddings f(x), g(y) of separable and bilinear critics, and their hidden layers.
-    eval_every, patience: a validation readout every ``eval_every`` steps; stop after
-        ``patience`` readouts without a new best, and keep the best critic.
+    eval_every, patience, min_delta: a validation readout every ``eval_every`` steps; stop
+        after ``patience`` readouts in a row that gain no more than ``min_delta`` nats over the
+        last reading that did (0: any new best counts), and keep the best critic.
     split: fractions (train, validation, held-out); the validation rows are halved into an
         early-stopping part and a calibration part.
     transform: how each side's marginals are reshaped before the critic sees them, fitted on
@@ -66,6 +67,7 @@ class EstimatorSettings:
     critic_layers: int = 2
     eval_every: int = 100
     patience: int = 10
+    min_delta: float = 0.0
     split: tuple[float, float, float] = (0.6, 0.2, 0.2)
     transform: str = "rank"
     readout_batch_size: int = 2048
@@ -87,6 +89,8 @@ class EstimatorSettings:
             raise ConfigError(f"unknown transform {self.transform!r}; choose one of {', '.join(TRANSFORMS)}")
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise ConfigError(f"threads must be a positive integer (or None for the default), got {self.threads!r}")
+        if self.min_delta < 0:
+            raise ConfigError(f"min_delta must be at least 0 nats, got {self.min_delta}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"unknown lr_schedule {self.lr_schedule!r}; choose constant or cosine")
 
