@@ -40,6 +40,7 @@ from dim.encoders import MLPEncoder
 from dim.errors import ConfigError, DataError
 from dim.gradients import fit_statistics, regularized_gradients
 from dim.loss import MutualInformation
+from dim.runtime import shared_cores
 from dim.sandwich import estimate_mi_bounds
 from dim.stochastic import ConditionalDensity, StochasticEncoder, require_conditional
 
@@ -77,6 +78,7 @@ class IBSettings:
     record_every: int = 1  # epochs between information-plane records (0: only at the end)
     record_rows: int = 1000  # test rows for the records' bounds
     seed: int = 0
+    threads: int | None = None  # CPU threads; None: the cores other processes leave free (dim.runtime.CoreShare)
 
     def validate(self) -> None:
         if self.regularizer not in REGULARIZERS:
@@ -278,18 +280,21 @@ def train_ib(
     scheduler = torch.optim.lr_scheduler.StepLR(trainer.optimizer, step_size=2, gamma=settings.lr_decay)
     generator = torch.Generator().manual_seed(settings.seed)
     history = []
-    for epoch in range(1, settings.epochs + 1):
-        order = torch.randperm(len(x_train), generator=generator)
-        losses = []
-        for start in range(0, len(order) - settings.batch_size + 1, settings.batch_size):
-            rows = order[start : start + settings.batch_size]
-            losses.append(trainer.step(x_train[rows], y_train[rows])["ce"])
-        scheduler.step()
-        last = epoch == settings.epochs
-        if last or (settings.record_every and epoch % settings.record_every == 0):
-            history.append(_record(trainer, x_test, y_test, epoch, float(np.mean(losses))))
-            if progress is not None:
-                progress(history[-1])
+    with shared_cores(torch.device("cpu"), settings.threads) as cores:
+        for epoch in range(1, settings.epochs + 1):
+            order = torch.randperm(len(x_train), generator=generator)
+            losses = []
+            for start in range(0, len(order) - settings.batch_size + 1, settings.batch_size):
+                rows = order[start : start + settings.batch_size]
+                losses.append(trainer.step(x_train[rows], y_train[rows])["ce"])
+                if cores is not None:
+                    cores.update()
+            scheduler.step()
+            last = epoch == settings.epochs
+            if last or (settings.record_every and epoch % settings.record_every == 0):
+                history.append(_record(trainer, x_test, y_test, epoch, float(np.mean(losses))))
+                if progress is not None:
+                    progress(history[-1])
     run = IBRun(asdict(settings), history[-1]["test_error"], history, time.perf_counter() - started)
     return run, model
 

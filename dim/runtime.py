@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from contextlib import contextmanager
 from typing import Iterator
 from pathlib import Path
@@ -12,8 +13,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ["autocast", "critic_threads", "gather_across_ranks", "init_distributed", "interactive",
-           "keep_torch_cache_out_of_tmp", "resolve_device", "thread_limit"]
+__all__ = ["CoreShare", "autocast", "busy_cores_elsewhere", "critic_threads", "gather_across_ranks",
+           "init_distributed", "interactive", "keep_torch_cache_out_of_tmp", "resolve_device", "shared_cores", "thread_limit"]
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -123,3 +124,90 @@ def critic_threads(device: torch.device, requested: int | None = None) -> int | 
     if requested is not None:
         return requested
     return 1 if device.type == "cpu" else None
+
+
+def _our_cpus() -> list[int]:
+    """The CPUs this process may run on."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return list(range(os.cpu_count() or 1))
+
+
+def _busy_seconds(cpus: list[int]) -> float | None:
+    """Seconds the given CPUs spent busy since boot, all processes together (``/proc/stat``:
+    everything but idle and iowait); None where the file does not exist (not Linux)."""
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return None
+    wanted, busy = {f"cpu{c}" for c in cpus}, 0
+    for line in lines:
+        name, *fields = line.split()
+        if name in wanted:
+            user, nice, system, idle, iowait, *rest = (int(v) for v in fields)
+            busy += user + nice + system + sum(rest[:3])  # irq, softirq, steal
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def busy_cores_elsewhere(cpus: list[int] | None = None, window: float = 0.25) -> float | None:
+    """How many of our CPUs other processes keep busy, over ``window`` seconds (this process's
+    own CPU time subtracted); None where ``/proc/stat`` is missing."""
+    cpus = cpus or _our_cpus()
+    busy, own, wall = _busy_seconds(cpus), _own_seconds(), time.perf_counter()
+    if busy is None:
+        return None
+    time.sleep(window)
+    return max(0.0, (_busy_seconds(cpus) - busy - (_own_seconds() - own)) / (time.perf_counter() - wall))
+
+
+def _own_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+class CoreShare:
+    """torch's intra-op threads kept at the cores other processes leave free, between 1 and ``limit``.
+
+    Convolutions and large matrix products run faster on every core of an idle machine (one
+    epoch of the default Deep InfoMax run: 7.4 s on 2 threads, 11.7 s on 1), but when another
+    process holds a core, each parallel operation waits for its descheduled thread (22.6 s on 2
+    threads beside one busy core, against 11.8 s on 1; ``scripts/bench/bench_load.py``). So the
+    share is re-read from the CPUs' busy time, at most every ``interval`` seconds
+    (:meth:`update`, called once a step: it costs two small file reads), and the threads follow:
+    all of them alone, one fewer per core that others keep busy. Where ``/proc/stat`` does not
+    exist (not Linux) the threads stay at ``limit``. Use inside :func:`thread_limit`, which
+    restores the caller's setting.
+    """
+
+    def __init__(self, limit: int | None = None, interval: float = 2.0) -> None:
+        self.cpus = _our_cpus()
+        self.limit = min(limit or torch.get_num_threads(), len(self.cpus))
+        self.interval = interval
+        self.threads = self.limit
+        self._mark = (_busy_seconds(self.cpus), _own_seconds(), time.perf_counter())
+        torch.set_num_threads(self.threads)
+
+    def update(self) -> int:
+        """Re-read the share when ``interval`` has passed; returns the threads in use."""
+        busy, own, wall = self._mark
+        now = time.perf_counter()
+        if busy is None or now - wall < self.interval:
+            return self.threads
+        busy_now, own_now = _busy_seconds(self.cpus), _own_seconds()
+        elsewhere = max(0.0, (busy_now - busy - (own_now - own)) / (now - wall))
+        self._mark = (busy_now, own_now, now)
+        threads = max(1, min(self.limit, round(len(self.cpus) - elsewhere)))
+        if threads != self.threads:
+            self.threads = threads
+            torch.set_num_threads(threads)
+        return threads
+
+
+@contextmanager
+def shared_cores(device: torch.device, threads: int | None = None) -> Iterator[CoreShare | None]:
+    """The thread policy of the trainers and probes: ``threads`` fixed when given; on the CPU a
+    :class:`CoreShare` (call its ``update`` once a step); on CUDA nothing changes (None). The
+    caller's thread setting is restored when the block ends."""
+    with thread_limit(threads):
+        yield CoreShare() if threads is None and device.type == "cpu" else None

@@ -51,10 +51,17 @@ def neighbours(train_x: np.ndarray, test_x: np.ndarray, k: int, backend: str = "
     best first. ``block``: queries per matmul of the torch backends (memory: block x N floats)."""
     if backend == "faiss":
         import faiss
+        import torch
 
-        index = faiss.IndexFlatIP(train_x.shape[1])
-        index.add(_normalise(train_x))
-        return index.search(_normalise(test_x), k)
+        # faiss has its own OpenMP threads: run them as torch's (the thread policy), then restore
+        saved = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(torch.get_num_threads())
+        try:
+            index = faiss.IndexFlatIP(train_x.shape[1])
+            index.add(_normalise(train_x))
+            return index.search(_normalise(test_x), k)
+        finally:
+            faiss.omp_set_num_threads(saved)
     if backend not in BACKENDS:
         raise DataError(f"unknown k-NN backend {backend!r}; choose among {', '.join(BACKENDS)}")
     import torch

@@ -30,8 +30,10 @@ def check_features(x: np.ndarray, y: np.ndarray | None, name: str) -> None:
         raise DataError(f"{name} features contain NaN or inf; check the encoder or the data")
 
 
-def _standardise(train: np.ndarray, *others: np.ndarray) -> list[torch.Tensor]:
-    mean, std = train.mean(0), train.std(0) + 1e-6
+def _standardise(train: np.ndarray, *others: np.ndarray, reference: np.ndarray | None = None) -> list[torch.Tensor]:
+    """Every array standardised by the mean and std of ``reference`` (default: ``train``)."""
+    reference = train if reference is None else reference
+    mean, std = reference.mean(0), reference.std(0) + 1e-6
     return [torch.from_numpy(((a - mean) / std).astype(np.float32)) for a in (train, *others)]
 
 
@@ -79,7 +81,8 @@ def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, weight_decay: float
     return model
 
 
-def _probe(make_model, train_x, train_y, test_x, test_y, weight_decays, val_fraction, epochs, seed, full_batch):
+def _probe(make_model, train_x, train_y, test_x, test_y, weight_decays, val_fraction, epochs, seed, full_batch,
+           reference=None):  # fmt: skip
     check_features(train_x, train_y, "train")
     check_features(test_x, test_y, "test")
     classes = int(max(train_y.max(), test_y.max())) + 1
@@ -89,14 +92,14 @@ def _probe(make_model, train_x, train_y, test_x, test_y, weight_decays, val_frac
     val, fit = order[:n_val], order[n_val:]
     best = None
     for wd in weight_decays:
-        xf, xv = _standardise(train_x[fit], train_x[val])
+        xf, xv = _standardise(train_x[fit], train_x[val], reference=reference)
         model = _fit(make_model(train_x.shape[1], classes), xf, torch.from_numpy(train_y[fit]).long(), wd, epochs,
                      seed, full_batch).eval()  # fmt: skip
         with torch.no_grad():
             accuracy = _topk(model(xv), torch.from_numpy(train_y[val]).long(), 1)
         if best is None or accuracy > best[1]:
             best = (wd, accuracy)
-    xt, xs = _standardise(train_x, test_x)
+    xt, xs = _standardise(train_x, test_x, reference=reference)
     labels = torch.from_numpy(test_y).long()
     model = _fit(make_model(train_x.shape[1], classes), xt, torch.from_numpy(train_y).long(), best[0], epochs, seed,
                  full_batch).eval()  # fmt: skip
@@ -110,16 +113,18 @@ def _probe(make_model, train_x, train_y, test_x, test_y, weight_decays, val_frac
 def linear_probe(
     train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, *,
     weight_decays: Sequence[float] = (0.0, 1e-4, 1e-3, 1e-2), val_fraction: float = 0.1, max_iter: int = 200,
-    seed: int = 0,
+    seed: int = 0, reference: np.ndarray | None = None,
 ) -> dict:  # fmt: skip
     """Multinomial logistic regression (full-batch L-BFGS) on standardised frozen features.
 
     train_x (N, D), train_y (N,) ints, test_x (M, D), test_y (M,). The L2 weight decay is
     chosen from ``weight_decays`` by top-1 on a ``val_fraction`` part of the train split.
+    reference: unlabelled rows (K, D) whose mean and std standardise the features (default:
+    train_x; with a few labelled rows, the unlabelled training set gives stable statistics).
     Returns {"top1", "top5", "cross_entropy_nats", "weight_decay", "val_top1"}.
     """
     return _probe(lambda d, c: nn.Linear(d, c), train_x, train_y, test_x, test_y, weight_decays, val_fraction,
-                  max_iter, seed, full_batch=True)  # fmt: skip
+                  max_iter, seed, full_batch=True, reference=reference)  # fmt: skip
 
 
 def mlp_probe(

@@ -4,33 +4,37 @@ encoder trained with labels. The functions behind ``scripts/repro/repro_dim_qual
 
 from __future__ import annotations
 
+import json
 import statistics
 import textwrap
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from dim.data import DataSplit, embedded_digits_split
 from dim.errors import ConfigError
 
-__all__ = ["OBJECTIVES", "LABELS", "run_item", "read_layers", "train_and_read", "supervised_and_read", "baselines_and_read",
-           "summary_rows", "plot_histories"]  # fmt: skip
+__all__ = ["OBJECTIVES", "LABELS", "against_pixels", "run_item", "read_layers", "train_encoder", "train_and_read",
+           "supervised_and_read", "baselines_and_read", "summary_rows", "plot_histories"]  # fmt: skip
 
-# name -> overrides of ``configs/train.yaml``; the view runs use the digits presets, and
+# name -> overrides of ``configs/train.yaml``; "local" and "global" are the DIM paper's recipe
+# (DIM(L), and the same with the global objective), the view runs use the digits presets, and
 # "local_noviews" is the same preset with objective.views=1 (only the views differ)
 OBJECTIVES: dict[str, list[str]] = {
-    "local": ["objective=local"],
-    "global": ["objective=global"],
+    "default": [],
+    "local": ["+experiment=digits_dim_local"],
+    "global": ["+experiment=digits_dim_local", "objective=global"],
     "local_noviews": ["+experiment=digits_views_local", "objective.views=1"],
     "views_local": ["+experiment=digits_views_local"],
     "views_global": ["+experiment=digits_views_global"],
     "views_amdim": ["+experiment=digits_views_amdim"],
     "contrastive": ["+experiment=digits_contrastive"],
 }
-LABELS = {"local": "DIM(L)", "global": "DIM(G)", "local_noviews": "local DIM, no views",
-          "views_local": "local DIM, views", "views_global": "global DIM, views", "views_amdim": "AMDIM, views",
+LABELS = {"default": "default run (scripts/train.py)", "local": "DIM(L)", "global": "DIM(G)",
+          "local_noviews": "local DIM, no views", "views_local": "local DIM, views", "views_global": "global DIM, views", "views_amdim": "AMDIM, views",
           "contrastive": "contrastive control (SimCLR-style)", "supervised": "supervised (labels, views)",
           "random": "random init", "pixels": "raw pixels"}  # fmt: skip
 
@@ -55,28 +59,54 @@ def read_layers(model, data: DataSplit, layers: list[str], seed: int, k: int = 2
     return readings
 
 
-def train_and_read(seed: int, objective: str, epochs: int, layers: list[str], device: str | None,
-                   extra: tuple[str, ...] = ()) -> dict:  # fmt: skip
-    """Train ``objective`` (a key of OBJECTIVES) with ``seed`` for ``epochs`` (plus ``extra``
-    overrides), then read its layers. Returns {"readings", "history", "online", "seconds"}."""
+def against_pixels(encoder, data: DataSplit, seed: int = 0, cache_dir: str | Path | None = None) -> dict[str, dict]:
+    """The trained code beside the raw pixels, by the same two probes: {"code": {"linear",
+    "knn"}, "pixels": {"linear", "knn"}} (test top-1, see :func:`read_layers`). The pixels'
+    readings depend on the data only: with ``cache_dir`` they are measured once per data
+    fingerprint and seed, and read from ``cache_dir/pixels_<hash of both>.json`` after that."""
+    import hashlib
+
+    from dim.io import write_json_atomic
+
+    key = hashlib.sha1(f"{data.fingerprint}|{seed}".encode()).hexdigest()[:16]
+    cache = Path(cache_dir, f"pixels_{key}.json") if cache_dir is not None else None
+    if cache is not None and cache.is_file():
+        pixels = json.loads(cache.read_text())
+    else:
+        pixels = read_layers("pixels", data, ["pixels"], seed)["pixels"]
+        if cache is not None:
+            write_json_atomic(cache, pixels)
+    return {"code": read_layers(encoder, data, ["code"], seed)["code"], "pixels": pixels}
+
+
+def train_encoder(seed: int, overrides: list[str], epochs: int | None = None, device: str | None = None,
+                  extra: tuple[str, ...] = ()) -> tuple[Any, dict, float]:  # fmt: skip
+    """Train ``configs/train.yaml`` with ``overrides`` and ``extra`` (``epochs``: else the config's)
+    in a temporary folder; returns (the encoder, the run's summary, seconds of training)."""
     from dim.checkpoint import load_encoder
     from dim.config import compose
     from dim.infomax import train
 
-    if objective not in OBJECTIVES:
-        raise ConfigError(f"unknown objective {objective!r}; choose among {', '.join(OBJECTIVES)}")
-    data = embedded_digits_split()
     with tempfile.TemporaryDirectory() as tmp:
-        overrides = [*OBJECTIVES[objective], f"seed={seed}", f"trainer.epochs={epochs}", f"out_dir={tmp}/run",
-                     "trainer.progress=false", *extra]  # fmt: skip
+        overrides = [*overrides, f"seed={seed}", f"out_dir={tmp}/run", "trainer.progress=false",
+                     *([f"trainer.epochs={epochs}"] if epochs else []), *extra]  # fmt: skip
         if device:
             overrides.append(f"device={device}")
         start = time.perf_counter()
         summary = train(compose("train", overrides))
         seconds = time.perf_counter() - start
-        encoder = load_encoder(Path(tmp) / "run" / "encoder.pt")
+        return load_encoder(Path(tmp) / "run" / "encoder.pt"), summary, seconds
+
+
+def train_and_read(seed: int, objective: str, epochs: int, layers: list[str], device: str | None,
+                   extra: tuple[str, ...] = ()) -> dict:  # fmt: skip
+    """Train ``objective`` (a key of OBJECTIVES) with ``seed`` for ``epochs`` (plus ``extra``
+    overrides), then read its layers. Returns {"readings", "history", "online", "seconds"}."""
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"unknown objective {objective!r}; choose among {', '.join(OBJECTIVES)}")
+    encoder, summary, seconds = train_encoder(seed, OBJECTIVES[objective], epochs, device, extra)
     history = [h["probe_test_accuracy"] for h in summary["history"]]
-    return {"readings": read_layers(encoder, data, layers, seed), "history": history,
+    return {"readings": read_layers(encoder, embedded_digits_split(), layers, seed), "history": history,
             "online": summary["probe_test_accuracy"], "seconds": seconds}  # fmt: skip
 
 

@@ -23,7 +23,9 @@ from dim.data import load_data
 from dim.encoders import encoder_from_spec
 from dim.errors import DataError
 from dim.io import atomic_directory, atomic_path, refuse_overwrite, write_json_atomic, write_text_atomic
+from dim.runtime import shared_cores
 from eval.features import LAYERS, extract_features
+from eval.few_labels import FewLabelSettings, few_label_evaluation, few_label_table, plot_few_labels
 from eval.knn import knn_predict
 from eval.linear import linear_probe, mlp_probe
 from eval.mi_checks import input_code_mi, label_mi_barber_agakov, label_mi_estimate, neural_dependency
@@ -101,7 +103,14 @@ def _split_features(model: Any, layer: str, data: Any, cfg: DictConfig) -> tuple
 
 
 def run_probe(cfg: DictConfig) -> dict[str, Any]:
-    """Run every protocol on every layer of every encoder; returns the probe.json payload."""
+    """Run every protocol on every layer of every encoder; returns the probe.json payload. On the
+    CPU the threads follow the cores other processes leave free (``threads``: a fixed count),
+    re-read between one probe and the next (:class:`dim.runtime.CoreShare`)."""
+    with shared_cores(torch.device("cpu"), cfg.get("threads")) as cores:
+        return _run_probe(cfg, lambda: cores.update() if cores is not None else None)
+
+
+def _run_probe(cfg: DictConfig, share_cores) -> dict[str, Any]:
     start = time.perf_counter()
     layers = _choices(cfg.layers, LAYERS, "layer")
     protocols = _choices(cfg.protocols, PROTOCOLS, "protocol")
@@ -119,6 +128,7 @@ def run_probe(cfg: DictConfig) -> dict[str, Any]:
     code_features: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def add(encoder: str, layer: str, protocol: str, metric: str, value: float) -> None:
+        share_cores()
         rows.append({"encoder": encoder, "layer": layer, "protocol": protocol, "metric": metric, "value": float(value)})
 
     for name, model in encoders.items():
@@ -146,6 +156,18 @@ def run_probe(cfg: DictConfig) -> dict[str, Any]:
             print(f"  {name:8s} {layer:6s} " + "  ".join(f"{r['protocol']}:{r['metric']}={r['value']:.3f}"
                   for r in rows if r["encoder"] == name and r["layer"] == layer), flush=True)  # fmt: skip
 
+    few_labels = []
+    if cfg.few_labels.sizes:
+        if "trained" not in encoders or not labelled:
+            notes.append("few-label evaluation skipped: it needs a trained encoder and labelled data")
+            print(notes[-1])
+        else:
+            settings = FewLabelSettings(**{**OmegaConf.to_container(cfg.few_labels, resolve=True),
+                                           "sizes": tuple(cfg.few_labels.sizes)})  # fmt: skip
+            print(f"few-label evaluation: {list(settings.sizes)} labels x {settings.draws} draws")
+            few_labels = few_label_evaluation(encoders["trained"], data, settings, seed=cfg.seed,
+                                              progress=cfg.progress)  # fmt: skip
+
     mi = {}
     for name, (train_code, test_code) in code_features.items():
         layer = "input" if name == "pixels" else "code"
@@ -167,6 +189,7 @@ def run_probe(cfg: DictConfig) -> dict[str, Any]:
         mi[name] = checks
     return {
         "rows": rows,
+        "few_labels": few_labels,
         "mi_checks": mi,
         "notes": notes,
         "config": OmegaConf.to_container(cfg, resolve=True),
@@ -273,6 +296,10 @@ def _write_report_files(payload: dict[str, Any], report_dir: Path, run_dir: str 
             figures.append(save_figure(figure, report_dir / "mi_over_training.png"))
     lines = ["# Probe report\n", f"data: `{payload['data_fingerprint']}`; {payload['seconds']:.0f} s\n",
              table(payload["rows"]), ""] + [f"- {n}" for n in payload["notes"]]  # fmt: skip
+    if payload["few_labels"]:
+        figures.append(plot_few_labels(payload["few_labels"], report_dir / "few_labels.png"))
+        lines += ["", "## Few labels (test top-1, mean ± std over draws)", "", few_label_table(payload["few_labels"]),
+                  "", "Fitted on the labelled images only; protocol in `eval/few_labels.py`."]  # fmt: skip
     lines += ["", "MI checks (nats): see probe.json `mi_checks` for intervals, ceilings and warnings.", ""]
     lines += [f"![{f.stem}]({f.name})" for f in figures]
     write_text_atomic(report_dir / "report.md", "\n".join(lines) + "\n")

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts" / "bench"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts" / "repro"))
@@ -48,3 +49,34 @@ def test_pooled_seeds_widen_an_estimate_by_their_spread():
     # 0.18 / 0.19 / 0.17 with +-0.001: pooled upper limit 0.18 + 0.001 + 0.0248 = 0.206 < 0.224
     narrow = [{**r, "mi": v, "ci": [v - 0.001, v + 0.001]} for r, v in zip(runs, (0.18, 0.19, 0.17))]
     assert summarise("student-t-dof1-1x1", "dim smile:rank", narrow)["pooled_covers"] is False
+
+
+def test_stacked_critics_compute_each_critics_own_objective_and_gradient():
+    """The batched form timed by bench_batched_seeds is the r separate critics, not an approximation."""
+    import bench_batched_seeds as bench
+
+    from dim import bounds
+
+    critics = [bench._critic(3, seed) for seed in range(3)]
+    x, y = torch.randn(3, 16, 3), torch.randn(3, 16, 3)
+    objective, params, buffers = bench.stacked_objective(critics)
+    values = objective(params, buffers, x, y)
+    values.sum().backward()
+    for r, critic in enumerate(critics):
+        alone = bounds.infonce_bound(critic(x[r], y[r]))
+        alone.backward()
+        assert torch.allclose(values[r], alone, atol=1e-6)
+        for name, weight in critic.named_parameters():
+            assert torch.allclose(params[name].grad[r], weight.grad, atol=1e-6)
+
+
+def test_before_after_table_compares_the_same_samples_per_task():
+    from bench_distributions import before_after
+
+    from dim.tasks import DISTRIBUTION_TASKS
+
+    truth = DISTRIBUTION_TASKS["spiral-5x5"].mi_nats
+    records = [{"task": "spiral-5x5", "seed": s, "baseline_mi": truth * 0.8, "mi": truth + d, "baseline_seconds": 9.0,
+                "seconds": 3.0} for s, d in enumerate((-0.01, 0.01))]  # fmt: skip
+    row = before_after(records, "abc123").splitlines()[2].split(" | ")
+    assert row[2:] == [f"{truth * 0.8:.3f}", f"{truth:.3f}", f"{0.2 * truth:+.3f}", "no / yes", "9.0", "3.0 |"]

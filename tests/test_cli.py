@@ -174,11 +174,11 @@ def test_resume_with_a_changed_setting_names_the_keys_and_both_values(tmp_path, 
     from dim.infomax import Trainer, train
 
     Trainer(_train_cfg(tmp_path, digits_npz)).save()
-    changed = _train_cfg(tmp_path, digits_npz, "resume=true", "trainer.lr=0.001", "seed=3", "trainer.epochs=20")
+    changed = _train_cfg(tmp_path, digits_npz, "resume=true", "trainer.lr=0.01", "seed=3", "trainer.epochs=20")
     with pytest.raises(DimError) as error:
         train(changed)
     message = str(error.value)
-    assert "seed: 0 (checkpoint) vs 3 (now)" in message and "trainer.lr: 0.0001 (checkpoint) vs 0.001 (now)" in message
+    assert "seed: 0 (checkpoint) vs 3 (now)" in message and "trainer.lr: 0.001 (checkpoint) vs 0.01 (now)" in message
     assert "epochs" not in message.split("only trainer.epochs")[0] and "\n" not in message
 
 

@@ -85,7 +85,7 @@ def test_torchrun_trains_two_cpu_ranks_end_to_end(tmp_path):
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
          f"--log-dir={tmp_path / 'torchrun_logs'}", os.path.join(root, "scripts", "train.py"), "data=npz", f"data.root={tmp_path / 'd.npz'}",
          "trainer.epochs=1", "trainer.batch_size=8", "trainer.progress=false", "objective.units=32",
-         f"out_dir={tmp_path / 'run'}"],
+         f"out_dir={tmp_path / 'run'}", f"cache_dir={tmp_path / 'features'}"],
         capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(temp)}, timeout=300,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]

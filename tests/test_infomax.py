@@ -269,7 +269,8 @@ def test_truncated_or_missing_checkpoint_is_one_line_error(tmp_path):
 
 
 PAPER_PRESETS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml")
-                       if "views" not in p.stem and "contrastive" not in p.stem)  # view presets: test_two_views.py
+                       if "views" not in p.stem and "contrastive" not in p.stem  # view presets: test_two_views.py
+                       and not p.stem.startswith("digits"))  # the digits recipe: its own test below
 
 
 @pytest.mark.parametrize("preset", PAPER_PRESETS)
@@ -278,6 +279,13 @@ def test_every_preset_composes(preset):
     assert cfg.trainer.lr == 1e-4 and cfg.trainer.batch_size == 64 and cfg.objective.units == 2048
     weights = (cfg.objective.alpha, cfg.objective.beta, cfg.objective.gamma)
     assert weights == ((1.0, 0.0, 1.0) if "global" in preset else (0.0, 1.0, 0.1))
+
+
+def test_the_digits_dim_local_preset_is_the_dim_papers_recipe():
+    cfg = compose("train", ["+experiment=digits_dim_local"])
+    assert (cfg.objective.alpha, cfg.objective.beta, cfg.objective.gamma, cfg.objective.views) == (0.0, 1.0, 0.1, 1)
+    assert cfg.estimator.name == "jsd" and cfg.trainer.lr == 1e-4 and cfg.trainer.epochs == 10
+    assert cfg.trainer.batch_size == 64 and cfg.objective.units == 256 and not cfg.data.augment
 
 
 def test_pooled_local_jsd_equals_split_form_in_value_and_gradient():

@@ -103,7 +103,8 @@ def test_training_leaves_nothing_in_the_temp_directory(run_script, tmp_path, dig
     env = {k: v for k, v in os.environ.items() if k != "TORCHINDUCTOR_CACHE_DIR"}
     env |= {"TMPDIR": str(temp), "XDG_CACHE_HOME": str(cache), "OMP_NUM_THREADS": "1"}
     done = run_script("train", "data=npz", f"data.root={digits_npz}", "trainer.epochs=1", "trainer.batch_size=64",
-                      "trainer.progress=false", "objective.units=32", f"out_dir={tmp_path / 'run'}", env=env)  # fmt: skip
+                      "trainer.progress=false", "objective.units=32", f"out_dir={tmp_path / 'run'}",
+                      f"cache_dir={tmp_path / 'features'}", env=env)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert not list(temp.iterdir()) and (cache / "torch" / "inductor").is_dir()
 

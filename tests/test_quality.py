@@ -10,7 +10,7 @@ import torch
 from dim.data import embedded_digits_split
 from dim.encoders import build_encoder
 from dim.views import ViewAugment
-from eval.quality import LABELS, OBJECTIVES, plot_histories, summary_rows
+from eval.quality import LABELS, OBJECTIVES, plot_histories, read_layers, summary_rows
 from eval.supervised import train_supervised
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -54,3 +54,24 @@ def test_gpu_path_benchmark_runs_on_cpu():
     assert result["device_name"] == "cpu" and result["amp"] == "float32" and result["peak_gpu_memory_gib"] is None
     assert result["step_pipeline_ms"] > 0 and result["step_preloaded_ms"] > 0 and result["images_per_second"] > 0
     assert result["encoder_critics_bounds_ms"] > result["encoder_ms"] > 0
+
+
+def test_the_training_command_ends_with_the_code_against_pixels(run_script, tmp_path, digits_npz):
+    """The last line compares the code with raw pixels by the same probes; the pixels' readings
+    are measured once (cached per data) and equal read_layers' on the pixels."""
+    import json
+
+    from dim.config import compose
+    from dim.data import load_data
+
+    args = ["data=npz", f"data.root={digits_npz}", "trainer.epochs=1", "trainer.batch_size=64", "encoder.width=8",
+            "trainer.progress=false", "objective.units=32", f"cache_dir={tmp_path / 'cache'}"]  # fmt: skip
+    done = run_script("train", *args, f"out_dir={tmp_path / 'run'}")
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.strip().splitlines()[-5]
+    assert line.startswith("code vs raw pixels, test top-1: linear probe") and "k-NN (k = 20)" in line
+    (cached,) = (tmp_path / "cache").glob("pixels_*.json")
+    data = load_data(compose("train", args).data, (1, 32, 32))
+    expected = read_layers("pixels", data, ["pixels"], seed=0)["pixels"]
+    assert json.loads(cached.read_text()) == pytest.approx(expected)
+    assert f"vs {expected['linear']:.3f}" in line and f"vs {expected['knn']:.3f}" in line

@@ -1,6 +1,12 @@
 """The thread policy: estimate_mi fits its critic on the threads it is told (one on the CPU by
 default), and the caller's own torch setting is restored afterwards, also after an error."""
 
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -82,3 +88,78 @@ def test_a_bad_threads_setting_is_one_line():
     x, y = pairs()
     with pytest.raises(ConfigError, match="threads must be a positive integer"):
         estimate_mi(x, y, threads=0, **FAST)
+
+
+def test_core_share_keeps_the_threads_at_the_cores_others_leave_free(monkeypatch):
+    """A hand-made clock and busy count: the others keep 1.0 core busy, then none."""
+    from dim import runtime
+
+    cpus = [0, 1, 2, 3]
+    clock = {"wall": 0.0, "busy": 0.0, "own": 0.0}
+    monkeypatch.setattr(runtime, "_our_cpus", lambda: cpus)
+    monkeypatch.setattr(runtime, "_busy_seconds", lambda _: clock["busy"])
+    monkeypatch.setattr(runtime, "_own_seconds", lambda: clock["own"])
+    monkeypatch.setattr(runtime.time, "perf_counter", lambda: clock["wall"])
+    torch.set_num_threads(4)
+    with thread_limit(None):
+        share = runtime.CoreShare(interval=2.0)
+        assert share.threads == torch.get_num_threads() == 4
+
+        def elapse(seconds, ours, others):  # cores busy with our work and with others' work
+            clock["wall"] += seconds
+            clock["own"] += ours * seconds
+            clock["busy"] += (ours + others) * seconds
+
+        elapse(1.0, ours=4, others=1)
+        assert share.update() == 4  # before the interval: not re-read
+        elapse(1.5, ours=3, others=1)
+        assert share.update() == 3 == torch.get_num_threads()  # one core taken elsewhere
+        elapse(2.0, ours=3, others=2.6)
+        assert share.update() == 1  # 4 - 2.6 rounds to 1
+        elapse(2.0, ours=1, others=0)
+        assert share.update() == 4
+    assert torch.get_num_threads() == 4
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists() or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs Linux's /proc/stat and two CPUs")  # fmt: skip
+def test_a_busy_core_is_seen():
+    """A process spinning on one core reads as at least most of a busy core elsewhere (more when
+    other work runs beside the tests, never more than the CPUs)."""
+    from dim.runtime import busy_cores_elsewhere
+
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        assert 0.6 < busy_cores_elsewhere(window=0.5) <= len(os.sched_getaffinity(0)) + 0.1
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
+@pytest.mark.parametrize("threads, expected", [(1, {1}), (None, {2})])
+def test_deep_infomax_trains_on_the_threads_asked_for_and_restores_the_callers(tmp_path, monkeypatch, threads,
+                                                                               expected):  # fmt: skip
+    from dim import runtime
+    from dim.config import compose
+    from dim.infomax import Trainer, train
+
+    monkeypatch.setattr(runtime, "_busy_seconds", lambda _: None)  # no reading: the share stays at the limit
+    seen = set()
+    original = Trainer.train_step
+
+    def counting(self, images, labels):
+        seen.add(torch.get_num_threads())
+        return original(self, images, labels)
+
+    monkeypatch.setattr(Trainer, "train_step", counting)
+    from dim.tasks import embedded_digits
+
+    images, labels = embedded_digits()
+    x = np.pad(images[::50], ((0, 0), (0, 0), (2, 2), (2, 2)))  # 100 digits: 3 steps of 32
+    np.savez(tmp_path / "d.npz", x=x, y=labels[::50])
+    torch.set_num_threads(2)
+    train(compose("train", [f"out_dir={tmp_path}/run", "trainer.epochs=1", "trainer.progress=false",
+                            "trainer.batch_size=32", "data=npz", f"data.root={tmp_path / 'd.npz'}",
+                            "encoder.width=8", "objective.units=16", f"threads={threads or 'null'}"]))  # fmt: skip
+    assert seen == expected and torch.get_num_threads() == 2

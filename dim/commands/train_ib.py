@@ -36,7 +36,7 @@ def settings_from(cfg, beta: float, seed: int) -> IBSettings:
         dropout=r.dropout, label_smoothing=r.label_smoothing, confidence_penalty=r.confidence_penalty,
         critic_hidden=m.critic_hidden, critic_embedding=m.critic_embedding, critic_lr=m.critic_lr,
         mine_alpha=m.alpha, adaptive_clip=m.adaptive_clip, test_samples=t.test_samples,
-        record_every=t.record_every, record_rows=t.record_rows, seed=seed,
+        record_every=t.record_every, record_rows=t.record_rows, seed=seed, threads=cfg.get("threads"),
     )  # fmt: skip
 
 

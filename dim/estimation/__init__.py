@@ -97,7 +97,7 @@ def estimate_mi(
             ``lr_schedule``, ``weight_decay``, ``hidden``, ``embedding_dim``,
             ``critic_layers``, ``eval_every``, ``patience``, ``min_delta``, ``split``, ``transform``,
             ``readout_batch_size``, ``bootstrap``, ``clip``, ``mine_alpha``, ``calibrate``,
-            ``amp``, ``device``, ``progress`` (documented there). The defaults (128-unit
+            ``amp``, ``device``, ``progress``, ``threads`` (documented there). The defaults (128-unit
             sub-networks, lr 1e-3, patience 10, rank transform) were chosen on
             ``dim.tasks.DISTRIBUTION_TASKS`` (``scripts/bench/bench_distributions.py``).
         split_rows: explicit disjoint row indices (train, validation, held-out), for data

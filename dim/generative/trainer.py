@@ -25,12 +25,12 @@ from torch import Tensor, nn
 from dim.checkpoint import check_out_dir, load_checkpoint, save_atomic, setting_differences
 from dim.errors import ConfigError, DimError
 from dim.io import write_json_atomic
-from dim.runtime import interactive
+from dim.runtime import CoreShare, interactive, shared_cores
 
 __all__ = ["AdversarialTrainer", "LoopSettings", "check_settings"]
 
 # settings a resumed run may change
-RESUMABLE = ("steps", "eval_every", "checkpoint_every", "log_every", "progress")
+RESUMABLE = ("steps", "eval_every", "checkpoint_every", "log_every", "progress", "threads")
 
 
 @dataclass
@@ -42,6 +42,7 @@ class LoopSettings:
     log_every: int = 50
     progress: bool = True
     seed: int = 0
+    threads: int | None = None      # CPU threads; None: the cores other processes leave free (dim.runtime.CoreShare)
 
 
 def check_settings(settings: Any, choices: dict[str, tuple[str, ...]]) -> None:
@@ -181,21 +182,8 @@ class AdversarialTrainer(ABC):
         bar = tqdm(total=s.steps, initial=self.step, disable=not interactive(s.progress), desc=self.kind, dynamic_ncols=True)
         start = time.perf_counter()
         try:
-            for module in self.modules.values():
-                module.train()
-            while self.step < s.steps:
-                scalars = self.train_step()
-                self.step += 1
-                bar.update(1)
-                if writer is not None and self.step % s.log_every == 0:
-                    for key, value in scalars.items():
-                        writer.add_scalar(f"train/{key}", value, self.step)
-                if self.step % s.log_every == 0:
-                    bar.set_postfix({k: f"{v:.3f}" for k, v in scalars.items()})
-                if s.eval_every and self.step % s.eval_every == 0 and self.step < s.steps:
-                    self._record(writer)
-                if self.out_dir is not None and self.step % s.checkpoint_every == 0:
-                    self.save()
+            with shared_cores(self.device, s.threads) as cores:
+                self._loop(writer, bar, cores)
             if not self.history or self.history[-1]["step"] != self.step:
                 self._record(writer)
             self.save()
@@ -208,6 +196,27 @@ class AdversarialTrainer(ABC):
         if self.out_dir is not None:
             write_json_atomic(self.out_dir / "metrics.json", result)
         return result
+
+    def _loop(self, writer, bar, cores: CoreShare | None) -> None:
+        """Steps to ``settings.steps``, with logging, evaluations and checkpoints on the way."""
+        s = self.settings
+        for module in self.modules.values():
+            module.train()
+        while self.step < s.steps:
+            scalars = self.train_step()
+            if cores is not None:
+                cores.update()
+            self.step += 1
+            bar.update(1)
+            if writer is not None and self.step % s.log_every == 0:
+                for key, value in scalars.items():
+                    writer.add_scalar(f"train/{key}", value, self.step)
+            if self.step % s.log_every == 0:
+                bar.set_postfix({k: f"{v:.3f}" for k, v in scalars.items()})
+            if s.eval_every and self.step % s.eval_every == 0 and self.step < s.steps:
+                self._record(writer)
+            if self.out_dir is not None and self.step % s.checkpoint_every == 0:
+                self.save()
 
     def _record(self, writer) -> None:
         with torch.random.fork_rng(devices=[]):  # evaluation never moves the training RNG

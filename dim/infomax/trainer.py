@@ -27,7 +27,7 @@ from dim.errors import ConfigError, DimError
 from dim.infomax.model import DeepInfoMax
 from dim.infomax.prior import PriorDiscriminator, prior_space, sample_prior, sliced_wasserstein
 from dim.io import write_text_atomic
-from dim.runtime import init_distributed, interactive, resolve_device
+from dim.runtime import CoreShare, init_distributed, interactive, resolve_device, shared_cores
 from dim.views import ViewAugment
 
 __all__ = ["LR_SCHEDULES", "Trainer", "scheduled_lr", "train"]
@@ -35,7 +35,7 @@ __all__ = ["LR_SCHEDULES", "Trainer", "scheduled_lr", "train"]
 
 # keys that may differ between a checkpoint's config and a resumed run's
 RESUMABLE_DIFFERENCES = ("resume", "out_dir", "device", "trainer.epochs", "trainer.progress", "trainer.compile",
-                         "trainer.data_on_device")
+                         "trainer.data_on_device", "threads", "pixel_baseline", "cache_dir")
 
 
 LR_SCHEDULES = ("constant", "cosine")
@@ -117,6 +117,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
         self.data_generator = torch.Generator().manual_seed(cfg.seed)  # augmentation and prior samples
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
+        self.cores: CoreShare | None = None  # the CPU thread policy, set by train(); None: threads left alone
         self.history: list[dict[str, Any]] = []  # after each epoch this process finished (epochs done so far): online probe
         # under torchrun: gradients averaged by DDP; negatives gathered in DeepInfoMax.forward
         self.forward_model = self._wrap(self.model)
@@ -322,6 +323,8 @@ class Trainer:
                     first = (self.batch_in_epoch * self.world + self.rank) * t.batch_size
                     rows = order[first : first + t.batch_size].to(self.train_samples.device, non_blocking=True)
                     scalars = self.train_step(self.train_samples[rows], self.train_labels[rows])
+                    if self.cores is not None:
+                        scalars["throughput/threads"] = self.cores.update()
                     self.step += 1
                     self.batch_in_epoch += 1
                     window_images += len(rows)
@@ -368,11 +371,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     check_out_dir(out_dir, cfg.resume)
     if cfg.resume:
         state = load_checkpoint(checkpoint)  # one-line error when damaged
-    trainer = Trainer(cfg)
-    if cfg.resume:
-        trainer.load_state(state)
-    if trainer.rank == 0:
-        write_text_atomic(out_dir / "config.yaml", OmegaConf.to_yaml(cfg))
-    summary = trainer.fit()
+    with shared_cores(resolve_device(cfg.device), cfg.get("threads")) as cores:
+        trainer = Trainer(cfg)
+        trainer.cores = cores
+        if cfg.resume:
+            trainer.load_state(state)
+        if trainer.rank == 0:
+            write_text_atomic(out_dir / "config.yaml", OmegaConf.to_yaml(cfg))
+        summary = trainer.fit()
     summary["out_dir"] = str(out_dir)
     return summary

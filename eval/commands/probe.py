@@ -4,6 +4,7 @@ Also installed as the console command ``dim-probe`` (same arguments).
 
     python scripts/probe.py encoder=outputs/train/encoder.pt [data=digits] [layers=[conv,fc,code]]
                             [protocols=[linear,mlp,knn]] [out_dir=DIR] [overwrite=true]
+                            [few_labels.sizes=[10,100,1000]]   # + label efficiency
     python scripts/probe.py encoder=random      # or encoder=pixels: a baseline alone
 
 Prints one table; writes out_dir/{probe.json, report.md, PNG plots}, by default
@@ -19,6 +20,7 @@ from omegaconf import DictConfig
 
 from dim.cli import command
 from dim.io import refuse_overwrite
+from eval.few_labels import few_label_table
 from eval.mi_checks import CHECK_NAMES
 from eval.run import probe_out_dir, probe_overrides, run_probe, table, write_report
 
@@ -29,6 +31,8 @@ def run(cfg: DictConfig) -> dict:
     refuse_overwrite(out_dir, cfg.overwrite, "out_dir")  # before the minutes of work, not after
     payload = run_probe(cfg)
     print(table(payload["rows"]))
+    if payload["few_labels"]:
+        print(few_label_table(payload["few_labels"]))
     for name, checks in payload["mi_checks"].items():
         for check, value in checks.items():
             print(f"{name} {CHECK_NAMES.get(check, check)}: {value['mi_nats']:.3f} nats ({value['mi_bits']:.3f} bits)")

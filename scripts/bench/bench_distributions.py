@@ -219,9 +219,29 @@ def timing(args) -> None:
     summary = (f"median seconds per estimate over {len(records)} estimates: baseline {args.baseline} {base:.1f} s, "
                f"this tree ({head.stdout.strip()}) {ours:.1f} s, ratio {base / ours:.2f}x\n"
                "this tree's median split: " + ", ".join(f"{k} {v:.2f} s" for k, v in where.items()))  # fmt: skip
-    print(summary)
+    table = before_after(records, args.baseline)
+    print(summary + "\n\n" + table)
     write_results(Path(args.out).with_name(Path(args.out).name + "_time"),
-                  {"baseline": args.baseline, "records": records, "time_split": where}, summary)  # fmt: skip
+                  {"baseline": args.baseline, "records": records, "time_split": where},
+                  f"`{' '.join(['python scripts/bench/bench_distributions.py', *sys.argv[1:]])}`\n\n{summary}\n\n{table}")  # fmt: skip
+
+
+def before_after(records: list[dict], baseline: str) -> str:
+    """Per task: the truth, the mean reading of the baseline and of this tree over the seeds
+    (same samples), the change, whether each is within the target max(10%, 0.05 nats), and the
+    median seconds of each."""
+    rows = []
+    for task in dict.fromkeys(r["task"] for r in records):
+        mine = [r for r in records if r["task"] == task]
+        truth = DISTRIBUTION_TASKS[task].mi_nats
+        before, after = (float(np.mean([r[key] for r in mine])) for key in ("baseline_mi", "mi"))
+        within = [("yes" if abs(v - truth) <= max(0.1 * truth, 0.05) else "no") for v in (before, after)]
+        rows.append([task, f"{truth:.3f}", f"{before:.3f}", f"{after:.3f}", f"{after - before:+.3f}",
+                     f"{within[0]} / {within[1]}",
+                     f"{np.median([r['baseline_seconds'] for r in mine]):.1f}",
+                     f"{np.median([r['seconds'] for r in mine]):.1f}"])  # fmt: skip
+    return markdown_table(["task", "truth", f"{baseline} mean", "this tree mean", "change", "within target",
+                           f"{baseline} s", "this tree s"], rows)  # fmt: skip
 
 
 def main() -> None:

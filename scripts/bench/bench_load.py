@@ -1,13 +1,17 @@
-"""Wall time alone and beside other work: estimate_mi's thread policy against torch's default.
+"""Wall time alone and beside other work: the thread policy against torch's default.
 
-    python scripts/bench/bench_load.py [--repeats 3] [--timeout 180] [--out results/bench_load]
+    python scripts/bench/bench_load.py [--repeats 3] [--timeout 180] [--workloads ...] [--out results/bench_load]
 
 Workloads (each run in a fresh process, timed inside it):
   estimate-5d / estimate-25d: ``estimate_mi`` with its defaults on 10,000 rows of Gaussians
-    (1 nat in 5 + 5 dimensions; 2 nats in 25 + 25), seed 0.
-Behaviours: "policy" is the default (``threads=None``: one thread on the CPU); "torch default"
-passes ``threads=torch.get_num_threads()`` as the process starts (the cores: what estimate_mi did
-before it had a thread policy).
+    (1 nat in 5 + 5 dimensions; 2 nats in 25 + 25), seed 0;
+  dim-epoch: one epoch of the default ``scripts/train.py`` run (its config, ``trainer.epochs=1``);
+  probe: the default ``scripts/probe.py`` run (every layer, protocol, baseline and MI check) on
+    an encoder of the default architecture (random weights: the probes cost the same).
+Behaviours: "policy" is the default (``threads`` unset: one thread for estimate_mi's critic, the
+cores other processes leave free for training and probes, :class:`dim.runtime.CoreShare`);
+"torch default" passes ``threads=torch.get_num_threads()`` as the process starts (every core, fixed:
+what the library did before it had a thread policy).
 Conditions: alone; beside one busy core (a process spinning in a loop); beside another
 ``estimate_mi`` (the same workload, with torch's default threads, restarted in a loop).
 Prints and writes the median and the spread of ``--repeats`` runs per cell, and each cell's ratio
@@ -19,6 +23,7 @@ point.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import statistics
@@ -42,13 +47,45 @@ started = time.perf_counter()
 result = estimate_mi(x, y, threads=threads)
 print(time.perf_counter() - started, result.mi_nats)
 """
+TRAINING = """
+import sys, tempfile, time, torch
+from dim.config import compose
+from dim.infomax import train
+behaviour = sys.argv[1]
+threads = "null" if behaviour == "policy" else torch.get_num_threads()
+with tempfile.TemporaryDirectory() as folder:
+    cfg = compose("train", [f"out_dir={folder}/run", "trainer.epochs=1", "trainer.progress=false", f"threads={threads}"])
+    started = time.perf_counter()
+    summary = train(cfg)
+    print(time.perf_counter() - started, summary["probe_test_accuracy"])
+"""
+PROBE = """
+import sys, tempfile, time, torch
+from dim.checkpoint import save_encoder
+from dim.config import compose
+from dim.encoders import encoder_from_spec
+from eval.run import probe_overrides, run_probe
+behaviour = sys.argv[1]
+threads = "null" if behaviour == "policy" else torch.get_num_threads()
+with tempfile.TemporaryDirectory() as folder:
+    torch.manual_seed(0)
+    spec = dict(compose("probe", ["encoder_path=random"]).random_spec)
+    save_encoder(encoder_from_spec(spec), f"{folder}/run/encoder.pt")
+    cfg = compose("probe", probe_overrides([f"encoder={folder}/run/encoder.pt", "progress=false",
+                                            "feature_cache=false", f"threads={threads}"]))
+    started = time.perf_counter()
+    payload = run_probe(cfg)
+    print(time.perf_counter() - started, payload["rows"][0]["value"])
+"""
 SPIN = "while True:\n    pass\n"
 COMPETING = """
 import subprocess, sys
 while True:
     subprocess.run([sys.executable, "-c", sys.argv[1], "5", "1.0", "torch default"], capture_output=True)
 """
-WORKLOADS = {"estimate-5d": ("5", "1.0"), "estimate-25d": ("25", "2.0")}
+# name -> (program, its arguments before the behaviour)
+WORKLOADS = {"estimate-5d": (WORKLOAD, ("5", "1.0")), "estimate-25d": (WORKLOAD, ("25", "2.0")),
+             "dim-epoch": (TRAINING, ()), "probe": (PROBE, ())}
 BEHAVIOURS = ("policy", "torch default")
 CONDITIONS = ("alone", "beside a busy core", "beside another estimate_mi")
 
@@ -66,11 +103,12 @@ def competitor(condition: str) -> subprocess.Popen | None:
 def one_run(workload: str, behaviour: str, timeout: float) -> tuple[float, bool, float | None]:
     """(seconds, finished, reading): the estimate's own wall time, or the timeout."""
     try:
-        done = subprocess.run([sys.executable, "-c", WORKLOAD, *WORKLOADS[workload], behaviour], capture_output=True,
-                              text=True, timeout=timeout, check=True)  # fmt: skip
+        program, arguments = WORKLOADS[workload]
+        done = subprocess.run([sys.executable, "-c", program, *arguments, behaviour], capture_output=True, text=True,
+                              timeout=timeout, check=True, cwd=ROOT)  # fmt: skip
     except subprocess.TimeoutExpired:
         return timeout, False, None
-    seconds, reading = done.stdout.split()
+    seconds, reading = done.stdout.split()[-2:]
     return float(seconds), True, float(reading)
 
 
@@ -80,9 +118,24 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=180.0)
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_load"))
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the cells of <out>.json's other workloads (and the command that made them)")
     args = parser.parse_args()
-    cells = []
-    for workload in args.workloads.split(","):
+    workloads = args.workloads.split(",")
+    unknown = sorted(set(workloads) - set(WORKLOADS))
+    if unknown:
+        parser.error(f"unknown workload {unknown[0]!r}; choose among {', '.join(WORKLOADS)}")
+    command = "python scripts/bench/bench_load.py " + " ".join(sys.argv[1:])
+    cells, commands = [], {}
+    previous = Path(args.out).with_suffix(".json")
+    if args.merge and previous.exists():
+        earlier = json.loads(previous.read_text())
+        cells = [c for c in earlier["cells"] if c["workload"] not in workloads]
+        commands = {w: c for w, c in earlier.get("commands", {}).items() if w not in workloads}
+        for c in cells:
+            commands.setdefault(c["workload"], earlier.get("command", ""))
+    commands.update({w: command.strip() for w in workloads})
+    for workload in workloads:
         for condition in CONDITIONS:
             process = competitor(condition)
             try:
@@ -109,9 +162,9 @@ def main() -> None:
                      f"{marker}{ratio:.2f}x"])  # fmt: skip
     table = markdown_table(["workload", "condition", "threads", "median s", "range s", "vs alone"], rows)
     print(table)
-    command = "python scripts/bench/bench_load.py " + " ".join(sys.argv[1:])
-    write_results(args.out, {"command": command, "repeats": args.repeats, "timeout": args.timeout, "cells": cells},
-                  f"# estimate_mi alone and beside other work\n\n`{command.strip()}`\n\n{table}\n")  # fmt: skip
+    made_by = "\n".join(f"- {w}: `{c}`" for w, c in commands.items())
+    write_results(args.out, {"commands": commands, "repeats": args.repeats, "timeout": args.timeout, "cells": cells},
+                  f"# Alone and beside other work\n\n{made_by}\n\n{table}\n")  # fmt: skip
 
 
 if __name__ == "__main__":
