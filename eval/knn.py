@@ -26,6 +26,8 @@ smallest label (as scikit-learn's KNeighborsClassifier does).
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from dim.errors import DataError
@@ -50,6 +52,8 @@ def neighbours(train_x: np.ndarray, test_x: np.ndarray, k: int, backend: str = "
     """Cosine similarities (M, k) and indices (M, k) of each query's k nearest training rows,
     best first. ``block``: queries per matmul of the torch backends (memory: block x N floats)."""
     if backend == "faiss":
+        # faiss reports at INFO which CPU build it loaded: noise in a command's log
+        logging.getLogger("faiss.loader").setLevel(logging.WARNING)
         import faiss
         import torch
 

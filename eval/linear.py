@@ -82,7 +82,9 @@ def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, weight_decay: float
 
 
 def _probe(make_model, train_x, train_y, test_x, test_y, weight_decays, val_fraction, epochs, seed, full_batch,
-           reference=None):  # fmt: skip
+           reference=None, select_by="top1"):  # fmt: skip
+    if select_by not in ("top1", "cross_entropy"):
+        raise ValueError(f"select_by={select_by!r}: use 'top1' or 'cross_entropy'")
     check_features(train_x, train_y, "train")
     check_features(test_x, test_y, "test")
     classes = int(max(train_y.max(), test_y.max())) + 1
@@ -96,9 +98,12 @@ def _probe(make_model, train_x, train_y, test_x, test_y, weight_decays, val_frac
         model = _fit(make_model(train_x.shape[1], classes), xf, torch.from_numpy(train_y[fit]).long(), wd, epochs,
                      seed, full_batch).eval()  # fmt: skip
         with torch.no_grad():
-            accuracy = _topk(model(xv), torch.from_numpy(train_y[val]).long(), 1)
-        if best is None or accuracy > best[1]:
-            best = (wd, accuracy)
+            logits, labels = model(xv), torch.from_numpy(train_y[val]).long()
+            accuracy = _topk(logits, labels, 1)
+            # higher is better for both criteria
+            score = accuracy if select_by == "top1" else -float(F.cross_entropy(logits, labels))
+        if best is None or score > best[2]:
+            best = (wd, accuracy, score)
     xt, xs = _standardise(train_x, test_x, reference=reference)
     labels = torch.from_numpy(test_y).long()
     model = _fit(make_model(train_x.shape[1], classes), xt, torch.from_numpy(train_y).long(), best[0], epochs, seed,
@@ -113,18 +118,20 @@ def _probe(make_model, train_x, train_y, test_x, test_y, weight_decays, val_frac
 def linear_probe(
     train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, *,
     weight_decays: Sequence[float] = (0.0, 1e-4, 1e-3, 1e-2), val_fraction: float = 0.1, max_iter: int = 200,
-    seed: int = 0, reference: np.ndarray | None = None,
+    seed: int = 0, reference: np.ndarray | None = None, select_by: str = "top1",
 ) -> dict:  # fmt: skip
     """Multinomial logistic regression (full-batch L-BFGS) on standardised frozen features.
 
     train_x (N, D), train_y (N,) ints, test_x (M, D), test_y (M,). The L2 weight decay is
-    chosen from ``weight_decays`` by top-1 on a ``val_fraction`` part of the train split.
+    chosen from ``weight_decays`` by ``select_by`` on a ``val_fraction`` part of the train split:
+    "top1" (highest accuracy, ties to the first) or "cross_entropy" (lowest, for a calibrated
+    q(label | x), as the Barber-Agakov bound needs).
     reference: unlabelled rows (K, D) whose mean and std standardise the features (default:
     train_x; with a few labelled rows, the unlabelled training set gives stable statistics).
     Returns {"top1", "top5", "cross_entropy_nats", "weight_decay", "val_top1"}.
     """
     return _probe(lambda d, c: nn.Linear(d, c), train_x, train_y, test_x, test_y, weight_decays, val_fraction,
-                  max_iter, seed, full_batch=True, reference=reference)  # fmt: skip
+                  max_iter, seed, full_batch=True, reference=reference, select_by=select_by)  # fmt: skip
 
 
 def mlp_probe(

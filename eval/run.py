@@ -8,6 +8,7 @@ Rows of ``probe.json``: {"encoder": "trained" | "random" | "pixels", "layer": "c
 
 from __future__ import annotations
 
+import logging
 import re
 
 import time
@@ -283,6 +284,7 @@ def _write_report_files(payload: dict[str, Any], report_dir: Path, run_dir: str 
     if run_dir:
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+        logging.getLogger("tensorboard").setLevel(logging.WARNING)  # its reader logs each file at INFO
         events = EventAccumulator(str(Path(run_dir) / "tensorboard"))
         events.Reload()
         tags = [t for t in events.Tags().get("scalars", []) if t.startswith("mi_nats/")]
