@@ -80,3 +80,29 @@ def test_before_after_table_compares_the_same_samples_per_task():
                 "seconds": 3.0} for s, d in enumerate((-0.01, 0.01))]  # fmt: skip
     row = before_after(records, "abc123").splitlines()[2].split(" | ")
     assert row[2:] == [f"{truth * 0.8:.3f}", f"{truth:.3f}", f"{0.2 * truth:+.3f}", "no / yes", "9.0", "3.0 |"]
+
+
+def test_closest_table_names_the_nearest_method_and_counts_ties_within_a_hundredth():
+    """Truth 1.0 on task a: readings 0.90 (dim), 0.995 (KSG), 0.99 (peer): KSG is closest and
+    the peer, 0.005 nats further, ties with it; on task b (truth 0.5) dim alone is closest."""
+    from bench_distributions import closest_table
+
+    def cell(task, method, mean, truth):
+        return {"task": task, "method": method, "mean": mean, "truth": truth, "relative_error": mean / truth - 1}
+
+    cells = [cell("a", "dim", 0.90, 1.0), cell("a", "KSG", 0.995, 1.0), cell("a", "peer", 0.99, 1.0),
+             cell("b", "dim", 0.49, 0.5), cell("b", "KSG", 0.40, 0.5), cell("b", "peer", 0.30, 0.5)]  # fmt: skip
+    table = closest_table(cells, ["a", "b"], ["dim", "KSG", "peer"])
+    assert "| a | 1.000 | -10.0% | -0.5% | -1.0% | KSG (+1 within 0.01) |" in table
+    assert "| b | 0.500 | -2.0% | -20.0% | -40.0% | dim |" in table
+    assert "| closest or within 0.01 nats of it |  | 1 / 2 | 1 / 2 | 1 / 2 |  |" in table
+
+
+def test_coverage_lines_count_lower_limits_and_two_sided_intervals():
+    from bench_distributions import coverage_lines
+
+    cells = [{"task": "a", "truth": 1.0}]
+    runs = [{**_run("dim", "a", s, v), "ci": [v - 0.05, v + 0.05]} for s, v in enumerate((0.97, 0.90, 1.2))]
+    # intervals [0.92, 1.02] contains 1; [0.85, 0.95] is below it; [1.15, 1.25] is above it
+    assert coverage_lines(runs, cells, ["dim"]) == ("dim: lower limit <= truth in 2/3 runs; "
+                                                    "interval contains the truth in 1/3 (33%)")  # fmt: skip

@@ -19,7 +19,10 @@ __all__ = ["MIResult", "aggregate", "combine_intervals", "estimate_note", "estim
 class MIResult:
     """The result of :func:`estimate_mi`. All values in nats unless the name says bits.
 
-    mi_nats, ci_nats: the reported value (calibrated critic, held-out rows) and its 95% interval.
+    mi_nats, ci_nats: the reported value (calibrated critic, held-out rows) and its 95% interval:
+        the sampling interval of this critic's held-out reading, so for a bound its lower limit is
+        a lower limit on I(X; Y) but its upper limit is not an upper limit (measured: the truth
+        inside it in 48% of the distribution benchmark's runs, below its lower limit in none).
     is_lower_bound: whether ``mi_nats`` is a lower bound on I(X; Y) (False for SMILE).
     raw_mi_nats, raw_ci_nats: the held-out reading of the trained critic without calibration.
     floored: no evidence of dependence on the calibration rows, so ``mi_nats`` is 0 and

@@ -22,8 +22,10 @@ early-stopping evaluations, readout, bootstrap). Writes results/bench_distributi
 this tree and of COMMIT (checked out into a temporary git worktree and run in a subprocess),
 side by side on the same samples, one estimate at a time, with the ratio.
 
-Peers, each in its own venv (see scripts/bench/bench_gaussian.py for the install lines), are
-skipped unless their python is given; KSG (ours, k = 3) runs with ``--ksg``. ``--merge JSON`` adds
+Peers, each in its own venv (see scripts/bench/bench_gaussian.py for the install lines; for
+diffusion-mi and latentmi: ``pip install torch==2.14.1 torchvision==0.29.1``, then ``pip install
+diffusion-mi==0.1.0 "numpy<2" torch==2.14.1 latentmi==0.1.3``), run on one thread, are
+skipped unless their python is given (``--methods ""`` runs peers alone); KSG (ours, k = 3) runs with ``--ksg``. ``--merge JSON`` adds
 the methods of an earlier run (same tasks, seeds and n: the same arrays) that this run does not
 repeat, so that a table can grow a column without re-running the others.
 """
@@ -85,6 +87,7 @@ def summarise(task: str, method: str, runs: list[dict]) -> dict:
             return interval[0] <= truth if lower_bound else interval[0] <= truth <= interval[1]
 
         cell["coverage"] = float(np.mean([covers(r["ci"]) for r in runs]))
+        cell["two_sided_coverage"] = float(np.mean([r["ci"][0] <= truth <= r["ci"][1] for r in runs]))
         cell["floored"] = int(sum(r["floored"] for r in runs))
         if len(runs) > 1:
             cell["pooled_covers"] = bool(covers(combine_intervals(values, [tuple(r["ci"]) for r in runs])))
@@ -94,7 +97,7 @@ def summarise(task: str, method: str, runs: list[dict]) -> dict:
 def accuracy(args) -> None:
     tasks = list(DISTRIBUTION_TASKS) if args.tasks == "all" else args.tasks.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
-    methods = args.methods.split(",")
+    methods = [m for m in args.methods.split(",") if m]  # --methods "": peers only
     runs = parallel_map(run_dim, [(m, t, s, args.n) for m in methods for t in tasks for s in seeds], args.jobs)
     others = {}
     if args.ksg:
@@ -104,12 +107,18 @@ def accuracy(args) -> None:
             others[f"bmi 0.1.3 ({name})"] = lambda x, y, s, name=name: run_peer(args.bmi_python, f"bmi-{name}", x, y, s)
     if args.mist_python:
         others["torch-mist 0.2.17 (smile)"] = lambda x, y, s: run_peer(args.mist_python, "torch-mist", x, y, s)
+    if args.dmi_python:
+        for name in args.dmi_methods.split(","):
+            label = f"diffusion-mi 0.1.0 {name.upper()} ({args.dmi_epochs} epochs)"
+            others[label] = lambda x, y, s, name=name: run_peer(args.dmi_python, name, x, y, s, str(args.dmi_epochs))
+    if args.latentmi_python:
+        others["latentmi 0.1.3"] = lambda x, y, s: run_peer(args.latentmi_python, "latentmi", x, y, s)
     runs += [run_other(name, run, t, s, args.n) for name, run in others.items() for t in tasks for s in seeds]
     names = [f"dim {m}" for m in methods] + list(others)
     if args.merge:
         runs, names = merged_runs(args.merge, runs, names, tasks, seeds, args.n)
     dim_runs = [r for r in runs if r["method"] in {f"dim {m}" for m in methods}]  # this invocation's runs
-    where = {k: float(np.median([r["timings"][k] for r in dim_runs])) for k in dim_runs[0]["timings"]}
+    where = {k: float(np.median([r["timings"][k] for r in dim_runs])) for k in (dim_runs or [{"timings": {}}])[0]["timings"]}
     report({"n": args.n, "seeds": seeds, "runs": runs, "time_split": where,
             "time_split_methods": [f"dim {m}" for m in methods]}, tasks, names, args.out)  # fmt: skip
 
@@ -127,17 +136,52 @@ def report(payload: dict, tasks: list[str], names: list[str], out: str) -> None:
     where = payload["time_split"]
     of = ", ".join(payload.get("time_split_methods", [])) or "this run's dim methods"
     time_line = f"median seconds per dim estimate ({of}): " + ", ".join(f"{k} {v:.2f}" for k, v in where.items())
-    print(table + "\n\n" + time_line)
-    write_results(out, {**payload, "cells": cells}, table + "\n\n" + time_line)
+    text = "\n\n".join([table, time_line, closest_table(cells, tasks, names), coverage_lines(runs, cells, names)])
+    print(text)
+    write_results(out, {**payload, "cells": cells}, text)
     plot(cells, tasks, names, Path(out).with_suffix(".png"))
+
+
+def closest_table(cells: list[dict], tasks: list[str], names: list[str]) -> str:
+    """Per task, every method's error of the mean (% of the truth) and the closest method: the
+    smallest |mean - truth|; a method within 0.01 nats of the closest ties with it."""
+    rows, wins = [], dict.fromkeys(names, 0)
+    for task in tasks:
+        part = {c["method"]: c for c in cells if c["task"] == task}
+        gaps = {m: abs(part[m]["mean"] - part[m]["truth"]) for m in names if m in part}
+        best = min(gaps.values())
+        tied = [m for m in names if m in gaps and gaps[m] <= best + 0.01]
+        for m in tied:
+            wins[m] += 1
+        rows.append([task, f"{part[tied[0]]['truth']:.3f}",
+                     *(f"{100 * part[m]['relative_error']:+.1f}%" if m in part else "" for m in names),
+                     min(tied, key=gaps.get) + (f" (+{len(tied) - 1} within 0.01)" if len(tied) > 1 else "")])
+    rows.append(["closest or within 0.01 nats of it", "", *(f"{wins[m]} / {len(tasks)}" for m in names), ""])
+    return markdown_table(["task", "true MI", *names, "closest"], rows)
+
+
+def coverage_lines(runs: list[dict], cells: list[dict], names: list[str]) -> str:
+    """For each method with intervals, over all its runs: how often the lower limit is at most the
+    truth, and how often the two-sided interval contains it."""
+    truth = {c["task"]: c["truth"] for c in cells}
+    lines = []
+    for name in names:
+        part = [r for r in runs if r["method"] == name and "ci" in r]
+        if part:
+            lower = sum(r["ci"][0] <= truth[r["task"]] for r in part)
+            both = sum(r["ci"][0] <= truth[r["task"]] <= r["ci"][1] for r in part)
+            lines.append(f"{name}: lower limit <= truth in {lower}/{len(part)} runs; "
+                         f"interval contains the truth in {both}/{len(part)} ({both / len(part):.0%})")  # fmt: skip
+    return "\n".join(lines)
 
 
 def merged_runs(path: str, runs: list[dict], names: list[str], tasks: list[str], seeds: list[int],
                 n: int) -> tuple[list[dict], list[str]]:
-    """Add an earlier run's methods (same tasks, seeds and n, so the same arrays) to this run's:
-    the methods run now replace theirs, the others are kept in their earlier order."""
+    """Add an earlier run's methods (same tasks and n, seeds that include this run's, so the same
+    arrays) to this run's, on this run's seeds: the methods run now replace theirs, the others are
+    kept in their earlier order."""
     earlier = json.loads(Path(path).read_text())
-    if earlier["n"] != n or sorted(earlier["seeds"]) != sorted(seeds):
+    if earlier["n"] != n or not set(seeds) <= set(earlier["seeds"]):
         raise SystemExit(f"error: {path} was run with n={earlier['n']}, seeds {earlier['seeds']}; "
                          f"merge only a run with n={n}, seeds {seeds} (the same arrays)")  # fmt: skip
     kept = [r for r in earlier["runs"] if r["method"] not in names and r["task"] in tasks and r["seed"] in seeds]
@@ -254,6 +298,10 @@ def main() -> None:
     parser.add_argument("--bmi-python", default=None)
     parser.add_argument("--bmi-methods", default="mine,infonce", help="bmi estimators to run (mine, infonce, nwj, dv)")
     parser.add_argument("--mist-python", default=None)
+    parser.add_argument("--dmi-python", default=None, help="python of a venv with diffusion-mi 0.1.0 (MINDE, MMG)")
+    parser.add_argument("--dmi-methods", default="minde,mmg")
+    parser.add_argument("--dmi-epochs", type=int, default=1000, help="their training length (their default: 1000)")
+    parser.add_argument("--latentmi-python", default=None, help="python of a venv with latentmi 0.1.3")
     parser.add_argument("--jobs", type=int, default=2, help="dim estimates run at once, in separate processes")
     parser.add_argument("--time", action="store_true", help="time this tree against --baseline instead")
     parser.add_argument("--baseline", default="fe24eb0", help="the commit to time against")

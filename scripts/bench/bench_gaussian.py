@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -48,11 +49,15 @@ def run_ksg(x, y, seed):
     return {"mi": ksg_mi(x, y, k=3), "seconds": time.perf_counter() - start}
 
 
-def run_peer(python: str, peer: str, x, y, seed):
+def run_peer(python: str, peer: str, x, y, seed, *extra: str):
+    """``peers/run_peer.py`` in the peer's venv on (x, y); extra: the runner's further arguments
+    (the diffusion peers' epochs). One intra-op thread, as ``estimate_mi`` uses by default."""
     with tempfile.TemporaryDirectory() as tmp:
         data, out = Path(tmp) / "data.npz", Path(tmp) / "out.json"
         np.savez(data, x=x, y=y)
-        subprocess.run([python, str(PEER_RUNNER), peer, str(data), str(out), str(seed)], check=True)
+        subprocess.run([python, str(PEER_RUNNER), peer, str(data), str(out), str(seed), *extra], check=True,
+                       env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
+                       stdout=subprocess.DEVNULL)  # fmt: skip
         return json.loads(out.read_text())
 
 
