@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts" / "ben
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts" / "repro"))
 
 from bench_distributions import merged_runs, summarise  # noqa: E402
+from dim.tasks import DISTRIBUTION_TASKS  # noqa: E402
 
 
 def _run(method, task, seed, mi):
@@ -106,3 +107,20 @@ def test_coverage_lines_count_lower_limits_and_two_sided_intervals():
     # intervals [0.92, 1.02] contains 1; [0.85, 0.95] is below it; [1.15, 1.25] is above it
     assert coverage_lines(runs, cells, ["dim"]) == ("dim: lower limit <= truth in 2/3 runs; "
                                                     "interval contains the truth in 1/3 (33%)")  # fmt: skip
+
+
+def test_report_leaves_blank_the_tasks_a_method_did_not_run(tmp_path):
+    """A peer run on one of two tasks (latentmi on the 25-D pairs only): its other cell is empty
+    in the closest-method table, and the plot and JSON are still written."""
+    from bench_distributions import report
+
+    tasks = ["multinormal-sparse-25x25", "student-t-dof1-1x1"]
+    runs = [_run("dim auto:rank", t, 0, 0.9 * DISTRIBUTION_TASKS[t].mi_nats) for t in tasks]
+    runs.append(_run("latentmi 0.1.3", tasks[0], 0, 0.5))
+    for r in runs:
+        r["seconds"] = 1.0
+    report({"n": 100, "seeds": [0], "runs": runs, "time_split": {}}, tasks, ["dim auto:rank", "latentmi 0.1.3"],
+           str(tmp_path / "out"))  # fmt: skip
+    text = (tmp_path / "out.md").read_text()
+    assert "| student-t-dof1-1x1 | 0.224 | -10.0% |  | dim auto:rank |" in text
+    assert (tmp_path / "out.png").exists() and len(json.loads((tmp_path / "out.json").read_text())["cells"]) == 3

@@ -77,7 +77,7 @@ def summarise(task: str, method: str, runs: list[dict]) -> dict:
     truth = DISTRIBUTION_TASKS[task].mi_nats
     values = np.array([r["mi"] for r in runs])
     cell = {"task": task, "method": method, "truth": truth, "mean": float(values.mean()),
-            "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            "std": float(values.std(ddof=1)) if len(values) > 1 else None,
             "relative_error": float((values.mean() - truth) / truth),
             "seconds": float(np.median([r["seconds"] for r in runs]))}  # fmt: skip
     if "ci" in runs[0]:
@@ -115,8 +115,9 @@ def accuracy(args) -> None:
         others["latentmi 0.1.3"] = lambda x, y, s: run_peer(args.latentmi_python, "latentmi", x, y, s)
     runs += [run_other(name, run, t, s, args.n) for name, run in others.items() for t in tasks for s in seeds]
     names = [f"dim {m}" for m in methods] + list(others)
-    if args.merge:
-        runs, names = merged_runs(args.merge, runs, names, tasks, seeds, args.n)
+    for path in (args.merge or "").split(",")[::-1]:  # the first file's methods come first
+        if path:
+            runs, names = merged_runs(path, runs, names, tasks, seeds, args.n)
     dim_runs = [r for r in runs if r["method"] in {f"dim {m}" for m in methods}]  # this invocation's runs
     where = {k: float(np.median([r["timings"][k] for r in dim_runs])) for k in (dim_runs or [{"timings": {}}])[0]["timings"]}
     report({"n": args.n, "seeds": seeds, "runs": runs, "time_split": where,
@@ -126,8 +127,10 @@ def accuracy(args) -> None:
 def report(payload: dict, tasks: list[str], names: list[str], out: str) -> None:
     """Summarise ``payload["runs"]`` per task and method; write <out>.{json,md,png}."""
     runs = payload["runs"]
-    cells = [summarise(t, m, [r for r in runs if r["task"] == t and r["method"] == m]) for t in tasks for m in names]
-    rows = [[c["task"], c["method"], c["truth"], f"{c['mean']:.3f} +- {c['std']:.3f}", f"{c['relative_error']:+.1%}",
+    groups = {(t, m): [r for r in runs if r["task"] == t and r["method"] == m] for t in tasks for m in names}
+    cells = [summarise(t, m, group) for (t, m), group in groups.items() if group]
+    rows = [[c["task"], c["method"], c["truth"], f"{c['mean']:.3f}" + (f" +- {c['std']:.3f}" if len(payload["seeds"]) > 1 else " (one seed)"),
+             f"{c['relative_error']:+.1%}",
              f"{c['coverage']:.0%}" if "coverage" in c else "",
              {True: "yes", False: "no"}.get(c.get("pooled_covers"), ""), str(c.get("floored", "")),
              f"{c['seconds']:.1f}"] for c in cells]  # fmt: skip
@@ -177,17 +180,15 @@ def coverage_lines(runs: list[dict], cells: list[dict], names: list[str]) -> str
 
 def merged_runs(path: str, runs: list[dict], names: list[str], tasks: list[str], seeds: list[int],
                 n: int) -> tuple[list[dict], list[str]]:
-    """Add an earlier run's methods (same tasks and n, seeds that include this run's, so the same
-    arrays) to this run's, on this run's seeds: the methods run now replace theirs, the others are
-    kept in their earlier order."""
+    """Add an earlier run's methods (same n, seeds that include this run's, so the same arrays) to
+    this run's, on this run's tasks and seeds: the methods run now replace theirs, the others are
+    kept in their earlier order. A method run on some of the tasks only (a peer meant for 25-D
+    pairs) leaves the other tasks' cells empty."""
     earlier = json.loads(Path(path).read_text())
     if earlier["n"] != n or not set(seeds) <= set(earlier["seeds"]):
         raise SystemExit(f"error: {path} was run with n={earlier['n']}, seeds {earlier['seeds']}; "
                          f"merge only a run with n={n}, seeds {seeds} (the same arrays)")  # fmt: skip
     kept = [r for r in earlier["runs"] if r["method"] not in names and r["task"] in tasks and r["seed"] in seeds]
-    missing = set(tasks) - {r["task"] for r in kept}
-    if kept and missing:
-        raise SystemExit(f"error: {path} lacks the tasks {', '.join(sorted(missing))}; merge a run over the same tasks")
     earlier_names = list(dict.fromkeys(r["method"] for r in kept))
     return kept + runs, earlier_names + names
 
@@ -202,11 +203,11 @@ def plot(cells: list[dict], tasks: list[str], names: list[str], path: Path) -> N
     width = 0.8 / len(names)
     low, high = -100, 60  # a diverged peer (thousands of %) would flatten every other bar
     for i, name in enumerate(names):
-        part = [next(c for c in cells if c["task"] == t and c["method"] == name) for t in tasks]
-        ax.bar(np.arange(len(tasks)) + i * width, [100 * c["relative_error"] for c in part], width,
-               yerr=[100 * c["std"] / c["truth"] for c in part], capsize=2, label=name)  # fmt: skip
+        part = [next((c for c in cells if c["task"] == t and c["method"] == name), None) for t in tasks]
+        ax.bar(np.arange(len(tasks)) + i * width, [100 * c["relative_error"] if c else np.nan for c in part], width,
+               yerr=[100 * (c["std"] or 0) / c["truth"] if c else 0 for c in part], capsize=2, label=name)  # fmt: skip
         for j, cell in enumerate(part):  # label the bars that leave the axis
-            error = 100 * cell["relative_error"]
+            error = 100 * cell["relative_error"] if cell else 0.0
             if not low <= error <= high:
                 ax.annotate(f"{error:+.0f}%", (j + i * width, low if error < low else high), fontsize=6,
                             rotation=90, ha="center", va="bottom" if error < low else "top")  # fmt: skip
