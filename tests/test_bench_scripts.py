@@ -10,7 +10,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts" / "bench"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts" / "repro"))
 
-from bench_distributions import merged_runs, summarise  # noqa: E402
+from bench_distributions import merged_runs, method_options, summarise  # noqa: E402
 from dim.tasks import DISTRIBUTION_TASKS  # noqa: E402
 
 
@@ -29,6 +29,12 @@ def test_merge_keeps_the_earlier_methods_and_replaces_the_rerun_ones(tmp_path):
     assert len(runs) == 12
     assert {r["mi"] for r in runs if r["method"] == "dim mine:rank"} == {0.9}  # the re-run replaced the old
     assert {r["mi"] for r in runs if r["method"] == "KSG (k=3)"} == {0.5}
+
+
+def test_a_method_names_its_estimator_transform_and_changed_settings():
+    assert method_options("smile:rank") == {"estimator": "smile", "transform": "rank"}
+    assert method_options("auto:rank:hidden=256:critic=concat:split=(0.5,0.25,0.25)") == {
+        "estimator": "auto", "transform": "rank", "hidden": 256, "critic": "concat", "split": (0.5, 0.25, 0.25)}
 
 
 def test_merge_refuses_a_run_on_other_arrays(tmp_path):
@@ -97,6 +103,17 @@ def test_closest_table_names_the_nearest_method_and_counts_ties_within_a_hundred
     assert "| a | 1.000 | -10.0% | -0.5% | -1.0% | KSG (+1 within 0.01) |" in table
     assert "| b | 0.500 | -2.0% | -20.0% | -40.0% | dim |" in table
     assert "| closest or within 0.01 nats of it |  | 1 / 2 | 1 / 2 | 1 / 2 |  |" in table
+
+
+def test_closest_table_leaves_out_a_diverged_method():
+    """A NaN reading (a peer that diverged on some seed) prints NaN and never counts as closest."""
+    from bench_distributions import closest_table
+
+    cells = [{"task": "a", "method": m, "mean": v, "truth": 1.0, "relative_error": v - 1.0}
+             for m, v in (("dim", 0.8), ("peer", float("nan")))]  # fmt: skip
+    table = closest_table(cells, ["a"], ["dim", "peer"])
+    assert "| a | 1.000 | -20.0% | NaN | dim |" in table
+    assert "| closest or within 0.01 nats of it |  | 1 / 1 | 0 / 1 |  |" in table
 
 
 def test_coverage_lines_count_lower_limits_and_two_sided_intervals():

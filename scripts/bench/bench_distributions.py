@@ -11,7 +11,8 @@ Tasks: ``dim.tasks.DISTRIBUTION_TASKS`` (Student-t with 1, 2, 3, 5 degrees of fr
 and 5 x 5, normal-CDF / half-cube / spiral warps, additive uniform noise, sparse and dense
 multinormals at 5 x 5 and 25 x 25, a 5-nat case), n rows each, every method on the same
 arrays (seed s draws the sample of repetition s). A dim method is ``estimator:transform``
-with every other setting at its default. Per task and method: truth, mean +- std over seeds,
+with every other setting at its default, or ``estimator:transform:key=value:...`` with
+``estimate_mi`` settings changed (``auto:rank:hidden=256:critic_layers=3``, ``auto:rank:folds=3``). Per task and method: truth, mean +- std over seeds,
 relative error, interval coverage (a lower bound: the lower 95% limit at most the truth; an
 estimate: the interval contains the truth), whether the interval pooled over the seeds (widened
 by their spread, as ``estimate_mi(..., seeds=r)`` does) covers the truth, how often the value
@@ -22,9 +23,10 @@ early-stopping evaluations, readout, bootstrap). Writes results/bench_distributi
 this tree and of COMMIT (checked out into a temporary git worktree and run in a subprocess),
 side by side on the same samples, one estimate at a time, with the ratio.
 
-Peers, each in its own venv (see scripts/bench/bench_gaussian.py for the install lines; for
-diffusion-mi and latentmi: ``pip install torch==2.14.1 torchvision==0.29.1``, then ``pip install
-diffusion-mi==0.1.0 "numpy<2" torch==2.14.1 latentmi==0.1.3``), run on one thread, are
+Peers, each in its own venv (see scripts/bench/bench_gaussian.py for bmi's install line; one
+venv holds torch-mist, diffusion-mi and latentmi: ``pip install torch==2.14.1 torchvision==0.29.1``,
+then ``pip install torch-mist==0.2.17 diffusion-mi==0.1.0 latentmi==0.1.3 "numpy<2" "pandas<3"
+torch==2.14.1``), run on one thread, are
 skipped unless their python is given (``--methods ""`` runs peers alone); KSG (ours, k = 3) runs with ``--ksg``. ``--merge JSON`` adds
 the methods of an earlier run (same tasks, seeds and n: the same arrays) that this run does not
 repeat, so that a table can grow a column without re-running the others.
@@ -33,6 +35,7 @@ repeat, so that a table can grow a column without re-running the others.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import subprocess
 import sys
@@ -52,11 +55,24 @@ from dim.report import markdown_table, save_figure, write_results
 from dim.tasks import DISTRIBUTION_TASKS
 
 
+def method_options(method: str) -> dict:
+    """``estimate_mi``'s keyword arguments for a method "estimator:transform[:key=value...]",
+    e.g. "auto:rank:hidden=256:critic_layers=3" (values read as Python literals, else strings)."""
+    estimator, transform, *extra = method.split(":")
+    options = {"estimator": estimator, "transform": transform}
+    for item in extra:
+        key, _, value = item.partition("=")
+        try:
+            options[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            options[key] = value
+    return options
+
+
 def run_dim(method: str, task: str, seed: int, n: int) -> dict:
-    """One ``estimate_mi`` run of ``method`` ("estimator:transform") on one sample of ``task``."""
-    estimator, transform = method.split(":")
+    """One ``estimate_mi`` run of ``method`` (see :func:`method_options`) on one sample of ``task``."""
     x, y = DISTRIBUTION_TASKS[task].sample(n, seed=seed)
-    r = estimate_mi(x, y, estimator=estimator, transform=transform, seed=seed)
+    r = estimate_mi(x, y, seed=seed, **method_options(method))
     print(f"{task} seed {seed} {method}: {r.mi_nats:.3f} nats in {r.seconds:.1f} s", flush=True)
     return {"task": task, "seed": seed, "method": f"dim {method}", "mi": r.mi_nats, "ci": list(r.ci_nats),
             "is_lower_bound": r.is_lower_bound, "floored": r.floored, "seconds": r.seconds,
@@ -106,7 +122,9 @@ def accuracy(args) -> None:
         for name in args.bmi_methods.split(","):
             others[f"bmi 0.1.3 ({name})"] = lambda x, y, s, name=name: run_peer(args.bmi_python, f"bmi-{name}", x, y, s)
     if args.mist_python:
-        others["torch-mist 0.2.17 (smile)"] = lambda x, y, s: run_peer(args.mist_python, "torch-mist", x, y, s)
+        for name in args.mist_methods.split(","):
+            peer = "torch-mist" if name == "smile" else f"torch-mist-{name}"
+            others[f"torch-mist 0.2.17 ({name})"] = lambda x, y, s, peer=peer: run_peer(args.mist_python, peer, x, y, s)
     if args.dmi_python:
         for name in args.dmi_methods.split(","):
             label = f"diffusion-mi 0.1.0 {name.upper()} ({args.dmi_epochs} epochs)"
@@ -147,17 +165,19 @@ def report(payload: dict, tasks: list[str], names: list[str], out: str) -> None:
 
 def closest_table(cells: list[dict], tasks: list[str], names: list[str]) -> str:
     """Per task, every method's error of the mean (% of the truth) and the closest method: the
-    smallest |mean - truth|; a method within 0.01 nats of the closest ties with it."""
+    smallest |mean - truth|; a method within 0.01 nats of the closest ties with it. A method with
+    a NaN reading on some seed (a diverged peer) prints "NaN" and is not a candidate."""
     rows, wins = [], dict.fromkeys(names, 0)
     for task in tasks:
         part = {c["method"]: c for c in cells if c["task"] == task}
-        gaps = {m: abs(part[m]["mean"] - part[m]["truth"]) for m in names if m in part}
+        gaps = {m: abs(part[m]["mean"] - part[m]["truth"]) for m in names if m in part and np.isfinite(part[m]["mean"])}
         best = min(gaps.values())
         tied = [m for m in names if m in gaps and gaps[m] <= best + 0.01]
         for m in tied:
             wins[m] += 1
         rows.append([task, f"{part[tied[0]]['truth']:.3f}",
-                     *(f"{100 * part[m]['relative_error']:+.1f}%" if m in part else "" for m in names),
+                     *((f"{100 * part[m]['relative_error']:+.1f}%" if m in gaps else "NaN") if m in part else ""
+                       for m in names),
                      min(tied, key=gaps.get) + (f" (+{len(tied) - 1} within 0.01)" if len(tied) > 1 else "")])
     rows.append(["closest or within 0.01 nats of it", "", *(f"{wins[m]} / {len(tasks)}" for m in names), ""])
     return markdown_table(["task", "true MI", *names, "closest"], rows)
@@ -298,7 +318,8 @@ def main() -> None:
     parser.add_argument("--ksg", action="store_true")
     parser.add_argument("--bmi-python", default=None)
     parser.add_argument("--bmi-methods", default="mine,infonce", help="bmi estimators to run (mine, infonce, nwj, dv)")
-    parser.add_argument("--mist-python", default=None)
+    parser.add_argument("--mist-python", default=None, help="python of a venv with torch-mist 0.2.17")
+    parser.add_argument("--mist-methods", default="smile,mine", help="torch-mist estimators to run (smile, mine)")
     parser.add_argument("--dmi-python", default=None, help="python of a venv with diffusion-mi 0.1.0 (MINDE, MMG)")
     parser.add_argument("--dmi-methods", default="minde,mmg")
     parser.add_argument("--dmi-epochs", type=int, default=1000, help="their training length (their default: 1000)")

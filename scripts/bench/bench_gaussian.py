@@ -10,7 +10,7 @@ first --peer-seeds of them, as they take minutes a run), its error against the t
 and the median wall time; writes everything to results/bench_gaussian.json.
 
 Peers live outside this project's dependencies, each in its own venv (see README):
-    python3 -m venv /tmp/venv-mist && /tmp/venv-mist/bin/pip install torch==2.13.0 "numpy<2" "pandas<3" torch-mist==0.2.17
+    python3 -m venv /tmp/venv-mist && /tmp/venv-mist/bin/pip install torch==2.14.1 "numpy<2" "pandas<3" torch-mist==0.2.17
     python3 -m venv /tmp/venv-bmi && /tmp/venv-bmi/bin/pip install jax==0.4.30 jaxlib==0.4.30 benchmark-mi==0.1.3
 A peer whose python is not given is skipped. KSG is ours (dim/ksg.py, scipy KD-tree).
 """

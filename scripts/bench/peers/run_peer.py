@@ -2,8 +2,8 @@
 
     PEER_PYTHON scripts/bench/peers/run_peer.py PEER DATA.npz OUT.json SEED [EPOCHS]
 
-PEER: torch-mist (its estimate_mi with defaults: SMILE, trained on the first 80% of rows with
-its own 10% validation part, read out on the last 20%), or bmi-mine / bmi-infonce / bmi-nwj /
+PEER: torch-mist or torch-mist-mine (its estimate_mi with defaults, SMILE or MINE, trained on the
+first 80% of rows with its own 10% validation part, read out on the last 20%), or bmi-mine / bmi-infonce / bmi-nwj /
 bmi-dv (the Beyond-Normal benchmark's neural estimators with their defaults, which hold out
 half of the rows themselves), minde / mmg (diffusion-mi 0.1.0's MINDE and MMG: fitted on the first
 80% of rows, the last 10% of those as their validation part, read out on the last 20%; EPOCHS
@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 
-def torch_mist(x, y, seed):
+def torch_mist(x, y, seed, estimator="smile"):
     import torch
     from torch_mist import estimate_mi
 
@@ -29,7 +29,7 @@ def torch_mist(x, y, seed):
     cut = int(0.8 * len(x))
     train = {"x": torch.from_numpy(x[:cut]), "y": torch.from_numpy(y[:cut])}
     test = {"x": torch.from_numpy(x[cut:]), "y": torch.from_numpy(y[cut:])}
-    result = estimate_mi(train, test_data=test, verbose=False)
+    result = estimate_mi(train, estimator=estimator, test_data=test, verbose=False)
     return float(result[0] if isinstance(result, tuple) else result)  # (mi, train_log) when it logs
 
 
@@ -78,8 +78,8 @@ def main(peer, data_path, out_path, seed, epochs="1000"):
     data = np.load(data_path)
     x, y, seed = data["x"], data["y"], int(seed)
     start = time.perf_counter()
-    if peer == "torch-mist":
-        mi = torch_mist(x, y, seed)
+    if peer in ("torch-mist", "torch-mist-mine"):
+        mi = torch_mist(x, y, seed, "mine" if peer.endswith("mine") else "smile")
     elif peer in ("minde", "mmg"):
         mi = diffusion(peer, x, y, seed, int(epochs))
     elif peer == "latentmi":
