@@ -12,9 +12,9 @@ and 5 x 5, normal-CDF / half-cube / spiral warps, additive uniform noise, sparse
 multinormals at 5 x 5 and 25 x 25, a 5-nat case), n rows each, every method on the same
 arrays (seed s draws the sample of repetition s). A dim method is ``estimator:transform``
 with every other setting at its default, or ``estimator:transform:key=value:...`` with
-``estimate_mi`` settings changed (``auto:rank:hidden=256:critic_layers=3``, ``auto:rank:folds=3``). Per task and method: truth, mean +- std over seeds,
-relative error, interval coverage (a lower bound: the lower 95% limit at most the truth; an
-estimate: the interval contains the truth), whether the interval pooled over the seeds (widened
+``estimate_mi`` settings changed (``auto:rank:hidden=256:critic_layers=3``, ``auto:rank:folds=3``).
+Per task and method: truth, mean +- std over seeds, relative error, interval coverage (a lower
+bound: the lower 95% limit at most the truth; an estimate: the interval contains the truth), whether the interval pooled over the seeds (widened
 by their spread, as ``estimate_mi(..., seeds=r)`` does) covers the truth, how often the value
 was floored, and the median seconds; per dim method also where the time went (critic steps,
 early-stopping evaluations, readout, bootstrap). Writes results/bench_distributions.{json,md,png}.
@@ -123,7 +123,7 @@ def accuracy(args) -> None:
             others[f"bmi 0.1.3 ({name})"] = lambda x, y, s, name=name: run_peer(args.bmi_python, f"bmi-{name}", x, y, s)
     if args.mist_python:
         for name in args.mist_methods.split(","):
-            peer = "torch-mist" if name == "smile" else f"torch-mist-{name}"
+            peer = f"torch-mist-{name}"
             others[f"torch-mist 0.2.17 ({name})"] = lambda x, y, s, peer=peer: run_peer(args.mist_python, peer, x, y, s)
     if args.dmi_python:
         for name in args.dmi_methods.split(","):

@@ -76,7 +76,7 @@ def main() -> None:
 
     methods = {"dim (defaults)": run_dim, "KSG (k=3)": run_ksg}
     if args.mist_python:
-        methods["torch-mist 0.2.17 (smile)"] = lambda x, y, s: run_peer(args.mist_python, "torch-mist", x, y, s)
+        methods["torch-mist 0.2.17 (smile)"] = lambda x, y, s: run_peer(args.mist_python, "torch-mist-smile", x, y, s)
     if args.bmi_python:
         for name in ("mine", "infonce", "nwj", "dv"):
             methods[f"bmi 0.1.3 ({name})"] = (

@@ -2,9 +2,9 @@
 
     PEER_PYTHON scripts/bench/peers/run_peer.py PEER DATA.npz OUT.json SEED [EPOCHS]
 
-PEER: torch-mist or torch-mist-mine (its estimate_mi with defaults, SMILE or MINE, trained on the
-first 80% of rows with its own 10% validation part, read out on the last 20%), or bmi-mine / bmi-infonce / bmi-nwj /
-bmi-dv (the Beyond-Normal benchmark's neural estimators with their defaults, which hold out
+PEER: torch-mist-smile / torch-mist-mine (its estimate_mi with defaults, SMILE or MINE, trained
+on the first 80% of rows with its own 10% validation part, read out on the last 20%), or
+bmi-mine / bmi-infonce / bmi-nwj / bmi-dv (the Beyond-Normal benchmark's neural estimators with their defaults, which hold out
 half of the rows themselves), minde / mmg (diffusion-mi 0.1.0's MINDE and MMG: fitted on the first
 80% of rows, the last 10% of those as their validation part, read out on the last 20%; EPOCHS
 their training length, default their own 1,000; MMG's inputs standardised with the fitted rows'
@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 
-def torch_mist(x, y, seed, estimator="smile"):
+def torch_mist(estimator, x, y, seed):
     import torch
     from torch_mist import estimate_mi
 
@@ -78,14 +78,14 @@ def main(peer, data_path, out_path, seed, epochs="1000"):
     data = np.load(data_path)
     x, y, seed = data["x"], data["y"], int(seed)
     start = time.perf_counter()
-    if peer in ("torch-mist", "torch-mist-mine"):
-        mi = torch_mist(x, y, seed, "mine" if peer.endswith("mine") else "smile")
+    if peer.startswith("torch-mist-"):
+        mi = torch_mist(peer.removeprefix("torch-mist-"), x, y, seed)
     elif peer in ("minde", "mmg"):
         mi = diffusion(peer, x, y, seed, int(epochs))
     elif peer == "latentmi":
         mi = latentmi(x, y, seed)
     elif peer.startswith("bmi-"):
-        mi = bmi(peer[4:], x, y, seed)
+        mi = bmi(peer.removeprefix("bmi-"), x, y, seed)
     else:
         raise SystemExit(f"unknown peer {peer!r}")
     with open(out_path, "w") as handle:
