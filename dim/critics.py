@@ -29,6 +29,7 @@ __all__ = [
     "BilinearCritic",
     "ConcatCritic",
     "CRITICS",
+    "ELU",
     "KINDS",
     "SeparableCritic",
     "default_network",
@@ -62,6 +63,35 @@ def infer_kind(values: Tensor) -> str:
     )
 
 
+class _ELUFunction(torch.autograd.Function):
+    """ELU as max(x, e^min(x, 0) - 1), ``exp`` rather than ``expm1``; its backward from the output."""
+
+    generate_vmap_rule = True  # torch.func.vmap (stacked critics) batches it like any other op
+
+    @staticmethod
+    def forward(values: Tensor) -> Tensor:
+        # e^min(x, 0) - 1 >= x for every x (convexity), with equality only at 0: the max is the ELU
+        return torch.maximum(values.clamp(max=0.0).exp_().sub_(1.0), values)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        (out,) = ctx.saved_tensors
+        return torch.ops.aten.elu_backward(grad, 1.0, 1.0, 1.0, True, out)  # grad * (out + 1) where out <= 0
+
+
+class ELU(nn.Module):
+    """ELU(x) = x for x > 0, e^x - 1 otherwise: ``nn.ELU()``'s values to within 1e-7 and its
+    gradient (also the second derivative), at a third of its time on the CPU, where PyTorch's
+    ``expm1`` is not vectorised (``e^x - 1`` is exact to float32 rounding on an output in (-1, 0])."""
+
+    def forward(self, values: Tensor) -> Tensor:
+        return _ELUFunction.apply(values)
+
+
 def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 2) -> nn.Sequential:
     """``layers`` hidden ELU layers of width ``hidden``, then a linear map to ``out_dim``.
 
@@ -71,7 +101,7 @@ def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 2) -> nn.Sequentia
     blocks: list[nn.Module] = []
     width = in_dim
     for _ in range(layers):
-        blocks += [nn.Linear(width, hidden), nn.ELU()]
+        blocks += [nn.Linear(width, hidden), ELU()]
         width = hidden
     blocks.append(nn.Linear(width, out_dim))
     return nn.Sequential(*blocks)
@@ -203,7 +233,7 @@ class ConcatCritic(nn.Module):
         self.f, self.g = f, g
         self.x_in = nn.Linear(x_dim, hidden)
         self.y_in = nn.Linear(y_dim, hidden, bias=False)
-        self.head = nn.Sequential(nn.ELU(), mlp(hidden, hidden, 1, layers=layers - 1))
+        self.head = nn.Sequential(ELU(), mlp(hidden, hidden, 1, layers=layers - 1))
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         hx = self.x_in(self.f(x))

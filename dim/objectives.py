@@ -163,14 +163,14 @@ def _partition_rows(shift: float, clipped: bool) -> RowTerms:
     def terms(positive: Tensor, negative: Tensor, clip: float) -> tuple[Tensor, Tensor]:
         if clipped:
             negative = negative.clamp(-clip, clip)
-        return positive + shift, torch.logsumexp(negative, dim=1)
+        return positive + shift, bounds.logsumexp(negative, dim=1)
 
     return terms
 
 
 def _log_partition(b: Tensor, rows: Tensor, k: int) -> Tensor:
     """log E_q[e^T] over the negatives of ``rows``: logsumexp of their row sums - log(|rows| K)."""
-    return torch.logsumexp(b[rows], dim=0) - math.log(rows.numel() * k)
+    return bounds.logsumexp(b[rows], dim=0) - math.log(rows.numel() * k)
 
 
 def _dv_rows(a: Tensor, b: Tensor | None, rows: Tensor, k: int) -> Tensor:
@@ -188,7 +188,7 @@ def _nwj_rows(offset: float) -> RowValue:
 
 def _infonce_row_terms(positive: Tensor, negative: Tensor, clip: float) -> tuple[Tensor, None]:
     row_scores = torch.cat([positive.unsqueeze(1), negative], dim=1)
-    return positive - torch.logsumexp(row_scores, dim=1), None
+    return positive - bounds.logsumexp(row_scores, dim=1), None
 
 
 def _infonce_rows(a: Tensor, b: Tensor | None, rows: Tensor, k: int) -> Tensor:

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ["CoreShare", "autocast", "busy_cores_elsewhere", "critic_threads", "gather_across_ranks",
+__all__ = ["CoreShare", "adam", "autocast", "busy_cores_elsewhere", "critic_threads", "gather_across_ranks",
            "init_distributed", "interactive", "keep_torch_cache_out_of_tmp", "resolve_device", "shared_cores", "thread_limit"]
 
 
@@ -30,6 +30,20 @@ def autocast(device: torch.device, enabled: bool):
         return torch.autocast(device.type, enabled=False)
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.autocast("cuda", dtype=dtype)
+
+
+def adam(params, device: torch.device, **options) -> torch.optim.Adam:
+    """``torch.optim.Adam(params, **options)``, fused (one kernel for every parameter's update)
+    where this torch supports it on ``device``: on one CPU thread a small critic's step takes
+    about 15% less time (``scripts/bench/bench_distributions.py --time``). Falls back to the
+    per-parameter update elsewhere (fused CPU Adam needs torch 2.4)."""
+    params = list(params)
+    if device.type in ("cpu", "cuda"):
+        try:
+            return torch.optim.Adam(params, fused=True, **options)
+        except (RuntimeError, TypeError):
+            pass
+    return torch.optim.Adam(params, **options)
 
 
 def keep_torch_cache_out_of_tmp() -> None:

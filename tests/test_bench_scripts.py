@@ -141,3 +141,20 @@ def test_report_leaves_blank_the_tasks_a_method_did_not_run(tmp_path):
     text = (tmp_path / "out.md").read_text()
     assert "| student-t-dof1-1x1 | 0.224 | -10.0% |  | dim auto:rank |" in text
     assert (tmp_path / "out.png").exists() and len(json.loads((tmp_path / "out.json").read_text())["cells"]) == 3
+
+
+def test_the_critic_step_benchmark_swaps_only_the_activation_and_its_infonce_is_dims():
+    """bench_critic_step times torch's forms against dim's: the same critic and weights with
+    nn.ELU in place of dim's ELU, and the same InfoNCE value through torch.logsumexp."""
+    import bench_critic_step as bench
+
+    from dim import bounds
+    from dim.critics import ELU
+
+    ours, x, y = bench.trained_critic(5, 3)
+    theirs, _, _ = bench.trained_critic(5, 3, torch.nn.ELU)
+    assert any(isinstance(m, ELU) for m in ours.modules()) and not any(isinstance(m, ELU) for m in theirs.modules())
+    assert sum(isinstance(m, torch.nn.ELU) for m in theirs.modules()) == sum(isinstance(m, ELU) for m in ours.modules())
+    scores = ours(x, y)
+    torch.testing.assert_close(theirs(x, y), scores, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(bench.torch_infonce(scores), bounds.infonce_bound(scores))

@@ -127,3 +127,28 @@ def test_bad_layout_raises():
         bounds.dv_bound(torch.randn(5, 3))
     with pytest.raises(ValueError, match="either scores"):
         bounds.dv_bound(torch.randn(3, 3), positive=torch.randn(3), negative=torch.randn(3))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape, dim", [((64, 64), 1), ((5, 3, 5, 4), 3), ((300,), 0), ((6, 9), 0)])
+def test_logsumexp_gives_torchs_value_and_gradient(dtype, shape, dim):
+    """Scores spread over hundreds of nats (a trained critic's): most entries less their row's
+    maximum lie below the floor, where the helper raises them, and the value must not move."""
+    values = (torch.randn(shape, dtype=dtype, generator=torch.Generator().manual_seed(0)) * 200).requires_grad_()
+    reference = torch.logsumexp(values, dim)
+    (reference_grad,) = torch.autograd.grad(reference.sum(), values)
+    ours = bounds.logsumexp(values, dim)
+    (ours_grad,) = torch.autograd.grad(ours.sum(), values)
+    assert torch.equal(ours, reference)
+    # the gradient is the softmax; torch's reaches it through exp(x - value), which carries the
+    # value's rounding (about 200 nats x float32 epsilon), ours through exp(x - max) / sum
+    tolerance = 1e-4 if dtype == torch.float32 else 1e-12
+    torch.testing.assert_close(ours_grad, reference_grad, atol=tolerance, rtol=0)
+    torch.testing.assert_close(ours_grad.sum(dim), torch.ones_like(ours).to(dtype))
+
+
+def test_logsumexp_keeps_torchs_infinities_and_nan():
+    values = torch.tensor([[-math.inf, -math.inf], [0.0, -math.inf], [math.inf, 1.0], [math.nan, 1.0]])
+    expected = torch.tensor([-math.inf, 0.0, math.inf, math.nan])
+    torch.testing.assert_close(bounds.logsumexp(values, 1), expected, equal_nan=True)
+    torch.testing.assert_close(bounds.logsumexp(values, 1, keepdim=True), expected[:, None], equal_nan=True)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from dim.critics import BilinearCritic, ConcatCritic, SeparableCritic, infer_kind, make_critic
+from dim.critics import ELU, BilinearCritic, ConcatCritic, SeparableCritic, infer_kind, make_critic
 
 
 @pytest.mark.parametrize(
@@ -70,6 +70,17 @@ def test_layers_set_the_depth_of_vector_sub_networks(name):
     x, y = torch.randn(6, 3), torch.randn(6, 3)
     for layers in (1, 3):
         critic = make_critic(x, y, name, hidden=8, embedding_dim=4, layers=layers)
-        hidden = [m for m in critic.f.modules() if isinstance(m, torch.nn.ELU)]
+        hidden = [m for m in critic.f.modules() if isinstance(m, ELU)]
         assert len(hidden) == layers
         assert critic(x, y).shape == (6, 6)
+
+
+def test_elu_matches_torchs_values_and_derivatives():
+    grid = torch.linspace(-30, 30, 20001)
+    torch.testing.assert_close(ELU()(grid), torch.nn.functional.elu(grid), atol=1e-7, rtol=0)
+    x = torch.randn(32, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    assert torch.autograd.gradcheck(ELU(), (x,))
+    assert torch.autograd.gradgradcheck(ELU(), (x,))  # gradient penalties differentiate it twice
+    (ours,) = torch.autograd.grad(ELU()(x).sum(), x)
+    (theirs,) = torch.autograd.grad(torch.nn.functional.elu(x).sum(), x)
+    torch.testing.assert_close(ours, theirs)

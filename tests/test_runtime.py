@@ -163,3 +163,22 @@ def test_deep_infomax_trains_on_the_threads_asked_for_and_restores_the_callers(t
                             "trainer.batch_size=32", "data=npz", f"data.root={tmp_path / 'd.npz'}",
                             "encoder.width=8", "objective.units=16", f"threads={threads or 'null'}"]))  # fmt: skip
     assert seen == expected and torch.get_num_threads() == 2
+
+
+def test_adam_takes_the_same_steps_as_torchs_adam():
+    from dim.runtime import adam
+
+    torch.manual_seed(0)
+    reference = torch.nn.Linear(5, 3)
+    ours = torch.nn.Linear(5, 3)
+    ours.load_state_dict(reference.state_dict())
+    optimizers = [torch.optim.Adam(reference.parameters(), lr=1e-2, weight_decay=1e-3),
+                  adam(ours.parameters(), torch.device("cpu"), lr=1e-2, weight_decay=1e-3)]  # fmt: skip
+    x = torch.randn(16, 5)
+    for _ in range(20):
+        for model, optimizer in zip((reference, ours), optimizers):
+            optimizer.zero_grad()
+            model(x).square().mean().backward()
+            optimizer.step()
+    for a, b in zip(reference.parameters(), ours.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)

@@ -18,7 +18,7 @@ from dim.estimation.result import MIResult
 from dim.estimation.settings import EstimatorSettings
 from dim.loss import MutualInformation
 from dim.objectives import readout_value
-from dim.runtime import autocast, interactive
+from dim.runtime import adam, autocast, interactive
 
 __all__ = ["fit_critic", "progress_bar"]
 
@@ -70,7 +70,7 @@ def fit_critic(
     )  # fmt: skip
     model = model.to(device)
     mi_module = _objective_for(estimator, s.clip, s.mine_alpha).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+    optimizer = adam(model.parameters(), device, lr=s.lr, weight_decay=s.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, s.steps) if s.lr_schedule == "cosine" else None
 
     def evaluate(rows: Tensor, block: int) -> tuple[Tensor, Tensor, int]:

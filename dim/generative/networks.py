@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from dim.critics import ELU
+
 __all__ = [
     "MLPGenerator",
     "MLPDiscriminator",
@@ -69,7 +71,7 @@ class VectorStatistics(nn.Module):
 
     def __init__(self, x_dim: int, c_dim: int, hidden: int = 400, layers: int = 3) -> None:
         super().__init__()
-        self.net = nn.Sequential(*_dense_stack(x_dim + c_dim, hidden, layers, nn.ELU, False), nn.Linear(hidden, 1))
+        self.net = nn.Sequential(*_dense_stack(x_dim + c_dim, hidden, layers, ELU, False), nn.Linear(hidden, 1))
 
     def forward(self, x: Tensor, c: Tensor) -> Tensor:
         return self.net(torch.cat([x.flatten(1), c.flatten(1)], dim=1)).squeeze(-1)

@@ -84,9 +84,9 @@ def negative_log_mean_exp(scores: Tensor) -> Tensor:
     that L times smaller tensor: no (N Q) x (N - 1) L tensor of negatives is gathered.
     """
     n, _, _, l = scores.shape
-    per_image = torch.logsumexp(scores.float(), dim=3)  # (N, Q, N): log sum_l exp S[i, q, j, l]
+    per_image = bounds.logsumexp(scores.float(), dim=3)  # (N, Q, N): log sum_l exp S[i, q, j, l]
     own = torch.eye(n, dtype=torch.bool, device=scores.device).unsqueeze(1)  # (N, 1, N): j == i
-    return torch.logsumexp(per_image.masked_fill(own, float("-inf")), dim=2) - math.log((n - 1) * l)
+    return bounds.logsumexp(per_image.masked_fill(own, float("-inf")), dim=2) - math.log((n - 1) * l)
 
 
 @torch.no_grad()
