@@ -34,9 +34,9 @@ def autocast(device: torch.device, enabled: bool):
 
 def adam(params, device: torch.device, **options) -> torch.optim.Adam:
     """``torch.optim.Adam(params, **options)``, fused (one kernel for every parameter's update)
-    where this torch supports it on ``device``: on one CPU thread a small critic's step takes
-    about 15% less time (``scripts/bench/bench_distributions.py --time``). Falls back to the
-    per-parameter update elsewhere (fused CPU Adam needs torch 2.4)."""
+    where this torch supports it on ``device`` (``scripts/bench/bench_critic_step.py`` times a
+    critic step with and without it). Falls back to the per-parameter update elsewhere (fused
+    CPU Adam needs torch 2.4)."""
     params = list(params)
     if device.type in ("cpu", "cuda"):
         try:

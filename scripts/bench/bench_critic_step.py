@@ -19,6 +19,7 @@ Writes results/bench_critic_step.{json,md}.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 from pathlib import Path
@@ -56,7 +57,7 @@ def forward_backward(fn: Callable[[torch.Tensor], torch.Tensor], values: torch.T
 
 def torch_infonce(scores: torch.Tensor) -> torch.Tensor:
     """InfoNCE with ``torch.logsumexp``: the same formula as :func:`dim.bounds.infonce_bound`."""
-    return (scores.diagonal() - torch.logsumexp(scores, dim=1)).mean() + torch.log(torch.tensor(float(scores.shape[1])))
+    return (scores.diagonal() - torch.logsumexp(scores, dim=1)).mean() + math.log(scores.shape[1])
 
 
 def trained_critic(dim: int, steps: int, elu: type[nn.Module] = ELU) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
