@@ -10,6 +10,9 @@ the diagonal when x_i and y_i are paired.
 * :class:`ConcatCritic` - T(x, y) = h([f(x), g(y)]): the MINE paper's statistics network.
   Its first layer is split into W_x f(x) + W_y g(y), so the N x M pairs cost one
   broadcast add, not N * M re-encodings.
+* :class:`InteractionCritic` - T(x, y) = a^T s + h(s), s_k = f_k(x)^T g_k(y) / sqrt(D):
+  K inner products per pair, mixed by a small MLP h. Not separable, yet every pair costs
+  K products and an MLP of width 32, not a pass through a full network as in concat.
 
 Default sub-networks f and g are chosen by an explicit ``kind``:
 "vector" (N, D) -> MLP; "image" (N, C, H, W) -> small convnet; "sequence" (N, C, L) or
@@ -29,6 +32,7 @@ __all__ = [
     "BilinearCritic",
     "ConcatCritic",
     "CRITICS",
+    "InteractionCritic",
     "ELU",
     "KINDS",
     "SeparableCritic",
@@ -40,7 +44,7 @@ __all__ = [
 
 Kind = Literal["vector", "image", "sequence", "label"]
 KINDS = ("vector", "image", "sequence", "label")
-CRITICS = ("separable", "shared", "bilinear", "concat")
+CRITICS = ("separable", "shared", "bilinear", "concat", "interaction")
 
 
 def infer_kind(values: Tensor) -> str:
@@ -242,6 +246,39 @@ class ConcatCritic(nn.Module):
         return self.head(hx.unsqueeze(1) + hy.unsqueeze(0)).squeeze(-1)
 
 
+class InteractionCritic(nn.Module):
+    """T(x, y) = sum_k a_k s_k + v^T ELU(W s + c), with s_k = f_k(x)^T g_k(y) / sqrt(D).
+
+    f(x) and g(y) (width K * D) are cut into K heads of width D; each head's inner product is
+    one feature s_k of the pair, and a one-hidden-layer MLP (width ``mix_hidden``) over the K
+    features makes the critic non-separable. With v = 0 it is a separable critic whose heads
+    are weighted by a, so it contains the encode-and-dot family; the MLP adds functions of the
+    inner products, such as log(1 + q(x) + q(y) + x^T A y) in a heavy-tailed log-ratio, that
+    a sum of K products can only approximate. x (N, ...), y (M, ...) -> scores (N, M); memory
+    is N * M * (K + mix_hidden).
+    """
+
+    def __init__(self, f: nn.Module, g: nn.Module, embedding_dim: int, heads: int = 8, mix_hidden: int = 32) -> None:
+        super().__init__()
+        if embedding_dim % heads:
+            raise ValueError(f"embedding_dim {embedding_dim} must be a multiple of heads {heads}")
+        self.f, self.g, self.heads = f, g, heads
+        self.scale = 1.0 / math.sqrt(embedding_dim // heads)
+        self.linear = nn.Parameter(torch.full((heads,), 1.0 / math.sqrt(heads)))
+        self.mix_in = nn.Linear(heads, mix_hidden)
+        self.mix_out = nn.Linear(mix_hidden, 1, bias=False)
+        self.activation = ELU()
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        fx = self.f(x).unflatten(-1, (self.heads, -1)).transpose(0, 1)  # (K, N, D)
+        gy = self.g(y).unflatten(-1, (self.heads, -1)).permute(1, 2, 0)  # (K, D, M)
+        s = torch.bmm(fx, gy) * self.scale  # (K, N, M)
+        n, m = s.shape[1:]
+        flat = s.reshape(self.heads, n * m)  # one matmul per layer over every pair
+        hidden = self.activation(torch.addmm(self.mix_in.bias.unsqueeze(1), self.mix_in.weight, flat))
+        return (self.linear @ flat + self.mix_out.weight @ hidden).reshape(n, m)
+
+
 def _feature_dim(network: nn.Module, example: Tensor) -> int:
     with torch.no_grad():
         was_training = network.training
@@ -267,10 +304,10 @@ def make_critic(
     """Build a critic for batches shaped like ``x`` and ``y``.
 
     critic: "separable", "shared" (separable with f = g, for x and y of one kind and shape:
-    twice the data for one network), "bilinear", "concat", or a user ``nn.Module`` mapping
+    twice the data for one network), "bilinear", "concat", "interaction", or a user ``nn.Module`` mapping
     (x (N, ...), y (M, ...)) -> (N, M), returned as is. x_kind / y_kind: see ``KINDS``;
     inferred with :func:`infer_kind` when None. hidden: width of the sub-networks;
-    embedding_dim: width of f(x) and g(y) for separable/bilinear critics; layers: hidden
+    embedding_dim: width of f(x) and g(y) for separable, bilinear and interaction critics; layers: hidden
     layers of the vector sub-networks (separable, shared, bilinear) or of h (concat).
     """
     if isinstance(critic, nn.Module):
@@ -294,4 +331,6 @@ def make_critic(
     g = default_network(y_kind, y, embedding_dim, hidden, y_classes, layers)
     if critic == "bilinear":
         return BilinearCritic(f, g, embedding_dim)
+    if critic == "interaction":
+        return InteractionCritic(f, g, embedding_dim)
     return SeparableCritic(f, g, embedding_dim)

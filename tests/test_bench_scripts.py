@@ -25,10 +25,24 @@ def test_merge_keeps_the_earlier_methods_and_replaces_the_rerun_ones(tmp_path):
     now = [_run("dim mine:rank", t, s, 0.9) for t in ("a", "b") for s in (0, 1)]
     now += [_run("dim dv:rank", t, s, 0.7) for t in ("a", "b") for s in (0, 1)]
     runs, names = merged_runs(str(path), now, ["dim mine:rank", "dim dv:rank"], ["a", "b"], [0, 1], 100)
-    assert names == ["KSG (k=3)", "dim mine:rank", "dim dv:rank"]
+    assert names == ["KSG (k=3)"]  # the methods new to the table
     assert len(runs) == 12
     assert {r["mi"] for r in runs if r["method"] == "dim mine:rank"} == {0.9}  # the re-run replaced the old
     assert {r["mi"] for r in runs if r["method"] == "KSG (k=3)"} == {0.5}
+
+
+def test_merge_joins_one_methods_seeds_from_several_runs(tmp_path):
+    """A peer's seed 0 from one run and its seeds 1, 2 from another make one three-seed cell."""
+    first, second = tmp_path / "seed0.json", tmp_path / "seeds12.json"
+    first.write_text(json.dumps({"n": 100, "seeds": [0], "runs": [_run("MINDE", "spiral-5x5", 0, 0.4)]}))
+    later = [_run("MINDE", "spiral-5x5", s, 0.6) for s in (1, 2)]
+    second.write_text(json.dumps({"n": 100, "seeds": [1, 2], "runs": later}))
+    runs, names = merged_runs(str(first), [], [], ["spiral-5x5"], [0, 1, 2], 100)
+    runs, more = merged_runs(str(second), runs, names, ["spiral-5x5"], [0, 1, 2], 100)
+    assert names == ["MINDE"] and more == []
+    assert sorted((r["seed"], r["mi"]) for r in runs) == [(0, 0.4), (1, 0.6), (2, 0.6)]
+    cell = summarise("spiral-5x5", "MINDE", runs)
+    assert cell["seeds"] == 3 and cell["mean"] == pytest.approx((0.4 + 0.6 + 0.6) / 3)
 
 
 def test_a_method_names_its_estimator_transform_and_changed_settings():

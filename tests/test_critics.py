@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from dim.critics import ELU, BilinearCritic, ConcatCritic, SeparableCritic, infer_kind, make_critic
+from dim.critics import ELU, BilinearCritic, ConcatCritic, InteractionCritic, SeparableCritic, infer_kind, make_critic
 
 
 @pytest.mark.parametrize(
@@ -22,7 +22,8 @@ def test_ambiguous_shape_asks_for_kind():
         infer_kind(torch.randn(8, 28, 28))
 
 
-@pytest.mark.parametrize("name, cls", [("separable", SeparableCritic), ("bilinear", BilinearCritic), ("concat", ConcatCritic)])
+@pytest.mark.parametrize("name, cls", [("separable", SeparableCritic), ("bilinear", BilinearCritic), ("concat", ConcatCritic),
+                                       ("interaction", InteractionCritic)])  # fmt: skip
 @pytest.mark.parametrize(
     "x, y, y_kind",
     [
@@ -48,6 +49,33 @@ def test_concat_equals_explicit_pairwise_mlp():
     assert torch.allclose(critic(x, y), explicit, atol=1e-6)
 
 
+def test_interaction_equals_its_formula_pair_by_pair():
+    """T(x, y) = a^T s + v^T ELU(W s + c), s_k = f_k(x)^T g_k(y) / sqrt(D), for every pair."""
+    torch.manual_seed(0)
+    x, y = torch.randn(5, 3), torch.randn(4, 2)
+    critic = make_critic(x, y, "interaction", hidden=8, embedding_dim=16)  # 8 heads of width 2
+    torch.nn.init.normal_(critic.mix_out.weight)  # the non-separable part, zero-free
+    explicit = torch.empty(5, 4)
+    for i in range(5):
+        for j in range(4):
+            s = (critic.f(x[i : i + 1]).view(8, 2) * critic.g(y[j : j + 1]).view(8, 2)).sum(1) / 2**0.5
+            hidden = torch.nn.functional.elu(critic.mix_in.weight @ s + critic.mix_in.bias)
+            explicit[i, j] = critic.linear @ s + critic.mix_out.weight[0] @ hidden
+    torch.testing.assert_close(critic(x, y), explicit, atol=1e-5, rtol=1e-5)
+
+
+def test_interaction_without_its_mlp_is_a_weighted_separable_critic():
+    torch.manual_seed(0)
+    x, y = torch.randn(6, 3), torch.randn(7, 3)
+    critic = make_critic(x, y, "interaction", hidden=8, embedding_dim=8)  # 8 heads of width 1
+    with torch.no_grad():
+        critic.mix_out.weight.zero_()
+        critic.linear.fill_(1.0)
+    torch.testing.assert_close(critic(x, y), critic.f(x) @ critic.g(y).T)  # D = 1: no scaling
+    with pytest.raises(ValueError, match="multiple of heads"):
+        make_critic(x, y, "interaction", embedding_dim=12)
+
+
 def test_user_module_is_used_as_is():
     class Dot(torch.nn.Module):
         def forward(self, x, y):
@@ -65,11 +93,11 @@ def test_shared_critic_uses_one_network_and_refuses_mismatched_sides():
         make_critic(torch.randn(8, 4), torch.randn(8, 5), "shared")
 
 
-@pytest.mark.parametrize("name", ["separable", "shared", "bilinear"])
+@pytest.mark.parametrize("name", ["separable", "shared", "bilinear", "interaction"])
 def test_layers_set_the_depth_of_vector_sub_networks(name):
     x, y = torch.randn(6, 3), torch.randn(6, 3)
     for layers in (1, 3):
-        critic = make_critic(x, y, name, hidden=8, embedding_dim=4, layers=layers)
+        critic = make_critic(x, y, name, hidden=8, embedding_dim=8, layers=layers)
         hidden = [m for m in critic.f.modules() if isinstance(m, ELU)]
         assert len(hidden) == layers
         assert critic(x, y).shape == (6, 6)

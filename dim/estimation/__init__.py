@@ -87,7 +87,7 @@ def estimate_mi(
             never exceeds log B. With the true log-ratio as critic InfoNCE reads
             log B - log(1 + (B - 1) e^{-I}), so a reading below log B - 2 means I < log B - 1.85,
             where that ceiling bias is under 0.15 nats.
-        critic: "separable" (default), "bilinear", "concat", or an ``nn.Module`` mapping
+        critic: "separable" (default), "bilinear", "concat", "interaction", or an ``nn.Module`` mapping
             (x (N, ...), y (M, ...)) -> scores (N, M).
         readout: override the readout: "dv", "nwj", "nwj_shifted", "infonce", "smile".
         x_kind, y_kind: "vector", "image", "sequence", "label"; inferred when unambiguous.

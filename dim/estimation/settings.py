@@ -33,7 +33,7 @@ class EstimatorSettings:
         limit: early stopping usually ends sooner).
     lr_schedule: "constant", or "cosine" (lr decays to 0 over ``steps`` by a half cosine).
     hidden, embedding_dim, critic_layers: width of the critic's sub-networks, width of the
-        embeddings f(x), g(y) of separable and bilinear critics, and their hidden layers.
+        embeddings f(x), g(y) of separable, bilinear and interaction critics, and their hidden layers.
     eval_every, patience, min_delta: a validation readout every ``eval_every`` steps; stop
         after ``patience`` readouts in a row that gain no more than ``min_delta`` nats over the
         last reading that did (0: any new best counts), and keep the best critic.

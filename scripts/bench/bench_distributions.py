@@ -26,10 +26,11 @@ side by side on the same samples, one estimate at a time, with the ratio.
 Peers, each in its own venv (see scripts/bench/bench_gaussian.py for bmi's install line; one
 venv holds torch-mist, diffusion-mi and latentmi: ``pip install torch==2.14.1 torchvision==0.29.1``,
 then ``pip install torch-mist==0.2.17 diffusion-mi==0.1.0 latentmi==0.1.3 "numpy<2" "pandas<3"
-torch==2.14.1``), run on one thread, are
-skipped unless their python is given (``--methods ""`` runs peers alone); KSG (ours, k = 3) runs with ``--ksg``. ``--merge JSON`` adds
-the methods of an earlier run (same tasks, seeds and n: the same arrays) that this run does not
-repeat, so that a table can grow a column without re-running the others.
+torch==2.14.1``), run on one thread, are skipped unless their python is given (``--methods ""``
+runs peers alone); KSG (ours, k = 3) runs with ``--ksg``. ``--merge JSON[,JSON...]`` adds the
+estimates of earlier runs (same n: seed s is the same arrays) that this run does not repeat, the
+first file's first, so that a table can grow a column, or a column its seeds, without re-running
+the others.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def summarise(task: str, method: str, runs: list[dict]) -> dict:
     seed-to-seed spread) covers the truth in the same sense."""
     truth = DISTRIBUTION_TASKS[task].mi_nats
     values = np.array([r["mi"] for r in runs])
-    cell = {"task": task, "method": method, "truth": truth, "mean": float(values.mean()),
+    cell = {"task": task, "method": method, "truth": truth, "seeds": len(runs), "mean": float(values.mean()),
             "std": float(values.std(ddof=1)) if len(values) > 1 else None,
             "relative_error": float((values.mean() - truth) / truth),
             "seconds": float(np.median([r["seconds"] for r in runs]))}  # fmt: skip
@@ -133,13 +134,23 @@ def accuracy(args) -> None:
         others["latentmi 0.1.3"] = lambda x, y, s: run_peer(args.latentmi_python, "latentmi", x, y, s)
     runs += [run_other(name, run, t, s, args.n) for name, run in others.items() for t in tasks for s in seeds]
     names = [f"dim {m}" for m in methods] + list(others)
-    for path in (args.merge or "").split(",")[::-1]:  # the first file's methods come first
-        if path:
-            runs, names = merged_runs(path, runs, names, tasks, seeds, args.n)
+    earlier_names: list[str] = []
+    for path in filter(None, (args.merge or "").split(",")):  # the first file's estimates and methods come first
+        runs, new_names = merged_runs(path, runs, earlier_names + names, tasks, seeds, args.n)
+        earlier_names += new_names
+    names = earlier_names + names
     dim_runs = [r for r in runs if r["method"] in {f"dim {m}" for m in methods}]  # this invocation's runs
     where = {k: float(np.median([r["timings"][k] for r in dim_runs])) for k in (dim_runs or [{"timings": {}}])[0]["timings"]}
     report({"n": args.n, "seeds": seeds, "runs": runs, "time_split": where,
             "time_split_methods": [f"dim {m}" for m in methods]}, tasks, names, args.out)  # fmt: skip
+
+
+def spread(cell: dict, seeds: int) -> str:
+    """"mean +- std" over the cell's seeds, naming their number where it is not the run's."""
+    text = f"{cell['mean']:.3f}" + (f" +- {cell['std']:.3f}" if cell["std"] is not None else "")
+    if cell["seeds"] != seeds or seeds == 1:
+        text += " (one seed)" if cell["seeds"] == 1 else f" ({cell['seeds']} seeds)"
+    return text
 
 
 def report(payload: dict, tasks: list[str], names: list[str], out: str) -> None:
@@ -147,8 +158,8 @@ def report(payload: dict, tasks: list[str], names: list[str], out: str) -> None:
     runs = payload["runs"]
     groups = {(t, m): [r for r in runs if r["task"] == t and r["method"] == m] for t in tasks for m in names}
     cells = [summarise(t, m, group) for (t, m), group in groups.items() if group]
-    rows = [[c["task"], c["method"], c["truth"], f"{c['mean']:.3f}" + (f" +- {c['std']:.3f}" if len(payload["seeds"]) > 1 else " (one seed)"),
-             f"{c['relative_error']:+.1%}",
+    rows = [[c["task"], c["method"], c["truth"], spread(c, len(payload["seeds"])),
+             "NaN" if np.isnan(c["relative_error"]) else f"{c['relative_error']:+.1%}",
              f"{c['coverage']:.0%}" if "coverage" in c else "",
              {True: "yes", False: "no"}.get(c.get("pooled_covers"), ""), str(c.get("floored", "")),
              f"{c['seconds']:.1f}"] for c in cells]  # fmt: skip
@@ -200,17 +211,18 @@ def coverage_lines(runs: list[dict], cells: list[dict], names: list[str]) -> str
 
 def merged_runs(path: str, runs: list[dict], names: list[str], tasks: list[str], seeds: list[int],
                 n: int) -> tuple[list[dict], list[str]]:
-    """Add an earlier run's methods (same n, seeds that include this run's, so the same arrays) to
-    this run's, on this run's tasks and seeds: the methods run now replace theirs, the others are
-    kept in their earlier order. A method run on some of the tasks only (a peer meant for 25-D
-    pairs) leaves the other tasks' cells empty."""
+    """``runs`` with the estimates of an earlier run (same n, so seed s is the same arrays) added,
+    on this run's tasks and seeds, and the methods new to ``names``. An estimate (task, method,
+    seed) already in ``runs`` is kept, so one method's seeds can come from several runs; a method
+    run on some tasks or seeds only (a peer meant for 25-D pairs) leaves the other cells empty or
+    with fewer seeds."""
     earlier = json.loads(Path(path).read_text())
-    if earlier["n"] != n or not set(seeds) <= set(earlier["seeds"]):
-        raise SystemExit(f"error: {path} was run with n={earlier['n']}, seeds {earlier['seeds']}; "
-                         f"merge only a run with n={n}, seeds {seeds} (the same arrays)")  # fmt: skip
-    kept = [r for r in earlier["runs"] if r["method"] not in names and r["task"] in tasks and r["seed"] in seeds]
-    earlier_names = list(dict.fromkeys(r["method"] for r in kept))
-    return kept + runs, earlier_names + names
+    if earlier["n"] != n:
+        raise SystemExit(f"error: {path} was run with n={earlier['n']}; merge only a run with n={n} (the same arrays)")
+    present = {(r["task"], r["method"], r["seed"]) for r in runs}
+    kept = [r for r in earlier["runs"]
+            if (r["task"], r["method"], r["seed"]) not in present and r["task"] in tasks and r["seed"] in seeds]  # fmt: skip
+    return runs + kept, [m for m in dict.fromkeys(r["method"] for r in kept) if m not in names]
 
 
 def plot(cells: list[dict], tasks: list[str], names: list[str], path: Path) -> None:
@@ -327,7 +339,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="dim estimates run at once, in separate processes")
     parser.add_argument("--time", action="store_true", help="time this tree against --baseline instead")
     parser.add_argument("--baseline", default="fe24eb0", help="the commit to time against")
-    parser.add_argument("--merge", default=None, help="an earlier run's JSON whose other methods join the table")
+    parser.add_argument("--merge", default=None,
+                        help="earlier runs' JSON files (comma-separated) whose other estimates join the table")
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_distributions"))
     parser.add_argument("--report-only", action="store_true",
                         help="re-summarise <out>.json's runs into <out>.{json,md,png}, run nothing")  # fmt: skip
