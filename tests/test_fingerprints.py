@@ -11,8 +11,8 @@ expected values in ``tests/fingerprints.json`` were recorded at a fixed commit w
 and are compared for equality, not closeness: a refactor that moves code keeps them identical.
 Re-record only for a change that is meant to alter the numbers, and say so in its commit.
 
-Bit-exact sums hold on one kind of machine only: another CPU (AVX2 against AVX-512) or another
-torch release adds the same floats in another order. The file records the machine it was made
+Bit-exact sums hold on one kind of machine only: another CPU (AVX2 against AVX-512, or one with
+AMX against one without) or another torch release adds the same floats in another order. The file records the machine it was made
 on; elsewhere the numbers are compared to 1e-3 relative (1e-5 absolute) and the weight digests,
 which no tolerance can compare, are left out.
 """
@@ -165,8 +165,16 @@ def compute(name: str, tmp_path: Path) -> Any:
 
 
 def machine() -> dict[str, str]:
-    """What decides the order of float sums: torch's release and the CPU's vector instructions."""
-    return {"torch": torch.__version__.split("+")[0], "cpu": torch.backends.cpu.get_cpu_capability()}
+    """What decides the order of float sums: torch's release and the CPU's vector instructions
+    (the level torch dispatches to, and every vector extension the CPU reports: oneDNN picks its
+    kernels by them, AMX among them)."""
+    try:
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
+    except (OSError, StopIteration):
+        flags = ""
+    vector = sorted(f for f in flags.split() if f.startswith(("sse", "avx", "amx", "fma", "f16c")))
+    return {"torch": torch.__version__.split("+")[0], "cpu": torch.backends.cpu.get_cpu_capability(),
+            "vector_extensions": hashlib.sha256(" ".join(vector).encode()).hexdigest()[:16]}
 
 
 def close(actual: Any, expected: Any) -> bool:
