@@ -7,14 +7,15 @@ import os
 import sys
 import time
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Iterator
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-__all__ = ["CoreShare", "adam", "autocast", "busy_cores_elsewhere", "critic_threads", "gather_across_ranks",
-           "init_distributed", "interactive", "keep_torch_cache_out_of_tmp", "resolve_device", "shared_cores", "thread_limit"]
+__all__ = ["CoreShare", "adam", "autocast", "busy_cores_elsewhere", "critic_threads", "follow_cores",
+           "gather_across_ranks", "init_distributed", "interactive", "keep_torch_cache_out_of_tmp", "resolve_device", "shared_cores", "thread_limit"]
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -172,7 +173,10 @@ def busy_cores_elsewhere(cpus: list[int] | None = None, window: float = 0.25) ->
     if busy is None:
         return None
     time.sleep(window)
-    return max(0.0, (_busy_seconds(cpus) - busy - (_own_seconds() - own)) / (time.perf_counter() - wall))
+    elapsed = time.perf_counter() - wall
+    if elapsed <= 0:
+        return None
+    return max(0.0, (_busy_seconds(cpus) - busy - (_own_seconds() - own)) / elapsed)
 
 
 def _own_seconds() -> float:
@@ -187,20 +191,27 @@ class CoreShare:
     epoch of the default Deep InfoMax run: 7.4 s on 2 threads, 11.7 s on 1), but when another
     process holds a core, each parallel operation waits for its descheduled thread (22.6 s on 2
     threads beside one busy core, against 11.8 s on 1; ``scripts/bench/bench_load.py``). So the
-    share is re-read from the CPUs' busy time, at most every ``interval`` seconds
-    (:meth:`update`, called once a step: it costs two small file reads), and the threads follow:
-    all of them alone, one fewer per core that others keep busy. Where ``/proc/stat`` does not
-    exist (not Linux) the threads stay at ``limit``. Use inside :func:`thread_limit`, which
+    share is read from the CPUs' busy time: over ``first_look`` seconds as it is made, then at
+    most every ``interval`` seconds (:meth:`update`, called once a step: it costs two small file
+    reads), and the threads follow: all of them alone, one fewer per core that others keep busy.
+    Where ``/proc/stat`` does not exist (not Linux) the threads stay at ``limit``. Use inside :func:`thread_limit`, which
     restores the caller's setting.
     """
 
-    def __init__(self, limit: int | None = None, interval: float = 2.0) -> None:
+    def __init__(self, limit: int | None = None, interval: float = 2.0, first_look: float = 0.25) -> None:
         self.cpus = _our_cpus()
         self.limit = min(limit or torch.get_num_threads(), len(self.cpus))
         self.interval = interval
-        self.threads = self.limit
+        # the first share is read over ``first_look`` seconds, before any work starts: a first
+        # step on every core beside a busy one can take minutes
+        elsewhere = busy_cores_elsewhere(self.cpus, first_look) if first_look > 0 else None
+        self.threads = self.limit if elsewhere is None else self._fit(elsewhere)
         self._mark = (_busy_seconds(self.cpus), _own_seconds(), time.perf_counter())
         torch.set_num_threads(self.threads)
+
+    def _fit(self, elsewhere: float) -> int:
+        """Threads for ``elsewhere`` cores kept busy by others: the rest, between 1 and ``limit``."""
+        return max(1, min(self.limit, round(len(self.cpus) - elsewhere)))
 
     def update(self) -> int:
         """Re-read the share when ``interval`` has passed; returns the threads in use."""
@@ -211,17 +222,36 @@ class CoreShare:
         busy_now, own_now = _busy_seconds(self.cpus), _own_seconds()
         elsewhere = max(0.0, (busy_now - busy - (own_now - own)) / (now - wall))
         self._mark = (busy_now, own_now, now)
-        threads = max(1, min(self.limit, round(len(self.cpus) - elsewhere)))
+        threads = self._fit(elsewhere)
         if threads != self.threads:
             self.threads = threads
             torch.set_num_threads(threads)
         return threads
 
 
+# the CoreShare of the innermost shared_cores block, for loops that do not hold it (follow_cores)
+_ACTIVE_SHARE: ContextVar[CoreShare | None] = ContextVar("active_core_share", default=None)
+
+
+def follow_cores() -> None:
+    """Re-read the share of the enclosing :func:`shared_cores` block, if any (a no-op outside one,
+    or under a fixed ``threads``). Long loops call it once a step: it reads a clock and, every
+    ``interval`` seconds, two small files."""
+    share = _ACTIVE_SHARE.get()
+    if share is not None:
+        share.update()
+
+
 @contextmanager
 def shared_cores(device: torch.device, threads: int | None = None) -> Iterator[CoreShare | None]:
     """The thread policy of the trainers and probes: ``threads`` fixed when given; on the CPU a
-    :class:`CoreShare` (call its ``update`` once a step); on CUDA nothing changes (None). The
-    caller's thread setting is restored when the block ends."""
+    :class:`CoreShare` (call its ``update``, or :func:`follow_cores` where the share is out of
+    reach, once a step); on CUDA nothing changes (None). The caller's thread setting is restored
+    when the block ends."""
     with thread_limit(threads):
-        yield CoreShare() if threads is None and device.type == "cpu" else None
+        share = CoreShare() if threads is None and device.type == "cpu" else None
+        token = _ACTIVE_SHARE.set(share)
+        try:
+            yield share
+        finally:
+            _ACTIVE_SHARE.reset(token)

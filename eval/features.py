@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from dim.errors import DataError
 from dim.io import atomic_path
-from dim.runtime import interactive
+from dim.runtime import follow_cores, interactive
 
 __all__ = ["LAYERS", "weights_hash", "extract_features", "evict_least_recently_used"]
 
@@ -77,11 +77,11 @@ def extract_features(model: nn.Module | str, samples: Tensor, layer: str, *, fin
 
         model.eval()
         device = next(model.parameters()).device
-        parts = [
-            _select(model(samples[i : i + batch_size].to(device)), layer).float().cpu()
-            for i in tqdm(range(0, len(samples), batch_size), disable=not interactive(progress), desc=f"features {layer}",
-                          leave=False)  # fmt: skip
-        ]
+        parts = []
+        for i in tqdm(range(0, len(samples), batch_size), disable=not interactive(progress), desc=f"features {layer}",
+                      leave=False):  # fmt: skip
+            follow_cores()
+            parts.append(_select(model(samples[i : i + batch_size].to(device)), layer).float().cpu())
         features = torch.cat(parts).numpy()
     if cache is not None:
         with atomic_path(cache) as temporary:

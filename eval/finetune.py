@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from dim.encoders import Encoder
 from dim.errors import DataError
-from dim.runtime import resolve_device
+from dim.runtime import follow_cores, resolve_device
 from dim.views import ViewAugment
 
 __all__ = ["FinetuneResult", "finetune", "accuracy"]
@@ -107,6 +107,7 @@ def finetune(
     for epoch in range(1, epochs + 1):
         encoder.train()
         for images, labels in _epoch_batches(train, batch_size, generator):
+            follow_cores()
             images = images.to(device)
             if augment is not None:
                 images = augment(images, generator)

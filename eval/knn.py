@@ -31,6 +31,7 @@ import logging
 import numpy as np
 
 from dim.errors import DataError
+from dim.runtime import follow_cores
 from eval.linear import check_features
 
 __all__ = ["knn_predict", "neighbours", "BACKENDS"]
@@ -76,6 +77,7 @@ def neighbours(train_x: np.ndarray, test_x: np.ndarray, k: int, backend: str = "
     similarities, indices = [], []
     with torch.no_grad():
         for start in range(0, len(queries), block):
+            follow_cores()
             values, rows = search(queries[start : start + block], database, k)
             similarities.append(values)
             indices.append(rows)

@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dim.errors import DataError
+from dim.runtime import follow_cores
 
 __all__ = ["linear_probe", "mlp_probe", "check_features"]
 
@@ -62,6 +63,7 @@ def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, weight_decay: float
                                       line_search_fn="strong_wolfe")  # fmt: skip
 
         def closure():
+            follow_cores()
             optimizer.zero_grad()
             loss = F.cross_entropy(model(x), y) + weight_decay * sum(p.pow(2).sum() for n, p in
                                                                      model.named_parameters() if "weight" in n)
@@ -75,6 +77,7 @@ def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, weight_decay: float
     for _ in range(epochs):
         model.train()
         for rows in _batches(len(x), 256, generator):
+            follow_cores()
             optimizer.zero_grad()
             F.cross_entropy(model(x[rows]), y[rows]).backward()
             optimizer.step()

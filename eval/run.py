@@ -106,12 +106,13 @@ def _split_features(model: Any, layer: str, data: Any, cfg: DictConfig) -> tuple
 def run_probe(cfg: DictConfig) -> dict[str, Any]:
     """Run every protocol on every layer of every encoder; returns the probe.json payload. On the
     CPU the threads follow the cores other processes leave free (``threads``: a fixed count),
-    re-read between one probe and the next (:class:`dim.runtime.CoreShare`)."""
-    with shared_cores(torch.device("cpu"), cfg.get("threads")) as cores:
-        return _run_probe(cfg, lambda: cores.update() if cores is not None else None)
+    re-read once a step of every feature pass, probe fit and neighbour search
+    (:func:`dim.runtime.follow_cores`)."""
+    with shared_cores(torch.device("cpu"), cfg.get("threads")):
+        return _run_probe(cfg)
 
 
-def _run_probe(cfg: DictConfig, share_cores) -> dict[str, Any]:
+def _run_probe(cfg: DictConfig) -> dict[str, Any]:
     start = time.perf_counter()
     layers = _choices(cfg.layers, LAYERS, "layer")
     protocols = _choices(cfg.protocols, PROTOCOLS, "protocol")
@@ -129,7 +130,6 @@ def _run_probe(cfg: DictConfig, share_cores) -> dict[str, Any]:
     code_features: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def add(encoder: str, layer: str, protocol: str, metric: str, value: float) -> None:
-        share_cores()
         rows.append({"encoder": encoder, "layer": layer, "protocol": protocol, "metric": metric, "value": float(value)})
 
     for name, model in encoders.items():

@@ -102,7 +102,7 @@ def test_core_share_keeps_the_threads_at_the_cores_others_leave_free(monkeypatch
     monkeypatch.setattr(runtime.time, "perf_counter", lambda: clock["wall"])
     torch.set_num_threads(4)
     with thread_limit(None):
-        share = runtime.CoreShare(interval=2.0)
+        share = runtime.CoreShare(interval=2.0, first_look=0)
         assert share.threads == torch.get_num_threads() == 4
 
         def elapse(seconds, ours, others):  # cores busy with our work and with others' work
@@ -119,6 +119,57 @@ def test_core_share_keeps_the_threads_at_the_cores_others_leave_free(monkeypatch
         elapse(2.0, ours=1, others=0)
         assert share.update() == 4
     assert torch.get_num_threads() == 4
+
+
+def test_core_share_takes_its_first_look_before_any_work(monkeypatch):
+    """One core of four kept busy elsewhere when the share is made: three threads from the start."""
+    from dim import runtime
+
+    monkeypatch.setattr(runtime, "_our_cpus", lambda: [0, 1, 2, 3])
+    monkeypatch.setattr(runtime, "busy_cores_elsewhere", lambda cpus, window: 1.0)
+    torch.set_num_threads(4)
+    with thread_limit(None):
+        assert runtime.CoreShare().threads == torch.get_num_threads() == 3
+    monkeypatch.setattr(runtime, "busy_cores_elsewhere", lambda cpus, window: None)  # no /proc/stat
+    with thread_limit(None):
+        assert runtime.CoreShare().threads == 4
+    assert torch.get_num_threads() == 4
+
+
+def test_the_probes_loops_follow_the_share(monkeypatch):
+    """Every long loop of the probes (features, linear and MLP fits, neighbour search, fine-tuning)
+    re-reads the share of the enclosing block; outside one, or with fixed threads, nothing is read."""
+    from dim import runtime
+    from dim.encoders import build_encoder
+    from eval.features import extract_features
+    from eval.finetune import finetune
+    from eval.knn import knn_predict
+    from eval.linear import linear_probe, mlp_probe
+
+    calls = []
+    monkeypatch.setattr(runtime.CoreShare, "update", lambda self: calls.append(self) or self.threads)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((60, 4)).astype(np.float32), np.arange(60) % 3
+    encoder = build_encoder("mlp", in_dim=4, hidden=8, code_dim=2)
+    images, labels = torch.from_numpy(x), torch.from_numpy(y)
+    loops = {
+        "features": lambda: extract_features(encoder, images, "code", fingerprint="t"),
+        "linear": lambda: linear_probe(x, y, x, y, seed=0),
+        "mlp": lambda: mlp_probe(x, y, x, y, seed=0),
+        "knn": lambda: knn_predict(x, y, x, k=3, backend="torch"),
+        "fine-tune": lambda: finetune(encoder, (images, labels), (images, labels), epochs=1, batch_size=20, classes=3),
+    }
+    for name, loop in loops.items():
+        calls.clear()
+        with runtime.shared_cores(torch.device("cpu")) as share:
+            loop()
+        assert calls and all(c is share for c in calls), name
+        calls.clear()
+        loop()  # outside a block
+        with runtime.shared_cores(torch.device("cpu"), threads=1) as share:
+            assert share is None
+            loop()
+        assert not calls, name
 
 
 @pytest.mark.skipif(not Path("/proc/stat").exists() or len(os.sched_getaffinity(0)) < 2,

@@ -1,6 +1,7 @@
 """Wall time alone and beside other work: the thread policy against torch's default.
 
-    python scripts/bench/bench_load.py [--repeats 3] [--timeout 180] [--workloads ...] [--out results/bench_load]
+    python scripts/bench/bench_load.py [--repeats 3] [--timeout 180] [--workloads ...] [--conditions ...]
+        [--behaviours policy,torch] [--merge] [--out results/bench_load]
 
 Workloads (each run in a fresh process, timed inside it):
   estimate-5d / estimate-25d: ``estimate_mi`` with its defaults on 10,000 rows of Gaussians
@@ -12,8 +13,9 @@ Behaviours: "policy" is the default (``threads`` unset: one thread for estimate_
 cores other processes leave free for training and probes, :class:`dim.runtime.CoreShare`);
 "torch default" passes ``threads=torch.get_num_threads()`` as the process starts (every core, fixed:
 what the library did before it had a thread policy).
-Conditions: alone; beside one busy core (a process spinning in a loop); beside another
-``estimate_mi`` (the same workload, with torch's default threads, restarted in a loop).
+Conditions (``--conditions``): alone; busy-core, beside one busy core (a process spinning in a
+loop); estimate, beside another ``estimate_mi`` (the 5-D one with torch's default threads,
+restarted in a loop).
 Prints and writes the median and the spread of ``--repeats`` runs per cell, and each cell's ratio
 to the same behaviour alone. A run past ``--timeout`` seconds is stopped and counts as the
 timeout (the table marks it with ">"). Run it alone on the machine: its own figures are the
@@ -87,13 +89,14 @@ while True:
 WORKLOADS = {"estimate-5d": (WORKLOAD, ("5", "1.0")), "estimate-25d": (WORKLOAD, ("25", "2.0")),
              "dim-epoch": (TRAINING, ()), "probe": (PROBE, ())}
 BEHAVIOURS = ("policy", "torch default")
-CONDITIONS = ("alone", "beside a busy core", "beside another estimate_mi")
+# --conditions name -> the condition's label in the table
+CONDITIONS = {"alone": "alone", "busy-core": "beside a busy core", "estimate": "beside another estimate_mi"}
 
 
 def competitor(condition: str) -> subprocess.Popen | None:
     if condition == "alone":
         return None
-    code = [sys.executable, "-c", SPIN] if condition == "beside a busy core" else [sys.executable, "-c", COMPETING,
+    code = [sys.executable, "-c", SPIN] if condition == CONDITIONS["busy-core"] else [sys.executable, "-c", COMPETING,
                                                                                    WORKLOAD]  # fmt: skip
     process = subprocess.Popen(code, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     time.sleep(2.0)  # let it take its core
@@ -112,59 +115,84 @@ def one_run(workload: str, behaviour: str, timeout: float) -> tuple[float, bool,
     return float(seconds), True, float(reading)
 
 
+def choose(parser: argparse.ArgumentParser, flag: str, value: str, allowed) -> list[str]:
+    """The comma-separated names of ``value``, each checked against ``allowed``."""
+    names = value.split(",")
+    unknown = [n for n in names if n not in allowed]
+    if unknown:
+        parser.error(f"unknown {flag} value {unknown[0]!r}; choose among {', '.join(allowed)}")
+    return names
+
+
+def earlier_cells(path: Path, replaced: set[tuple[str, str, str]]) -> list[dict]:
+    """The cells of an earlier ``path`` that this run does not measure again, each with the
+    command and timeout that made it (older files keep them per workload or per file)."""
+    if not path.exists():
+        return []
+    earlier = json.loads(path.read_text())
+    kept = []
+    for cell in earlier["cells"]:
+        if (cell["workload"], cell["condition"], cell["behaviour"]) in replaced:
+            continue
+        cell.setdefault("command", earlier.get("commands", {}).get(cell["workload"], earlier.get("command", "")))
+        cell.setdefault("timeout", earlier.get("timeout"))
+        kept.append(cell)
+    return kept
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=180.0)
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--conditions", default=",".join(CONDITIONS), help=f"among {', '.join(CONDITIONS)}")
+    parser.add_argument("--behaviours", default="policy,torch", help="policy, torch (torch's default threads)")
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_load"))
     parser.add_argument("--merge", action="store_true",
-                        help="keep the cells of <out>.json's other workloads (and the command that made them)")
+                        help="keep <out>.json's cells that this run does not measure (with the commands that made them)")
     args = parser.parse_args()
-    workloads = args.workloads.split(",")
-    unknown = sorted(set(workloads) - set(WORKLOADS))
-    if unknown:
-        parser.error(f"unknown workload {unknown[0]!r}; choose among {', '.join(WORKLOADS)}")
-    command = "python scripts/bench/bench_load.py " + " ".join(sys.argv[1:])
-    cells, commands = [], {}
-    previous = Path(args.out).with_suffix(".json")
-    if args.merge and previous.exists():
-        earlier = json.loads(previous.read_text())
-        cells = [c for c in earlier["cells"] if c["workload"] not in workloads]
-        commands = {w: c for w, c in earlier.get("commands", {}).items() if w not in workloads}
-        for c in cells:
-            commands.setdefault(c["workload"], earlier.get("command", ""))
-    commands.update({w: command.strip() for w in workloads})
+    workloads = choose(parser, "--workloads", args.workloads, WORKLOADS)
+    conditions = [CONDITIONS[c] for c in choose(parser, "--conditions", args.conditions, CONDITIONS)]
+    behaviours = [{"policy": "policy", "torch": "torch default"}[b]
+                  for b in choose(parser, "--behaviours", args.behaviours, ("policy", "torch"))]  # fmt: skip
+    command = ("python scripts/bench/bench_load.py " + " ".join(sys.argv[1:])).strip()
+    measured = {(w, c, b) for w in workloads for c in conditions for b in behaviours}
+    cells = earlier_cells(Path(args.out).with_suffix(".json"), measured) if args.merge else []
     for workload in workloads:
-        for condition in CONDITIONS:
+        for condition in conditions:
             process = competitor(condition)
             try:
-                for behaviour in BEHAVIOURS:
+                for behaviour in behaviours:
                     runs = [one_run(workload, behaviour, args.timeout) for _ in range(args.repeats)]
                     seconds = [s for s, _, _ in runs]
                     cells.append({"workload": workload, "condition": condition, "behaviour": behaviour,
                                   "seconds": seconds, "finished": [f for _, f, _ in runs],
-                                  "readings": [r for _, _, r in runs],
-                                  "median": statistics.median(seconds)})  # fmt: skip
+                                  "readings": [r for _, _, r in runs], "median": statistics.median(seconds),
+                                  "command": command, "timeout": args.timeout})  # fmt: skip
                     print(f"{workload} | {condition} | {behaviour}: median {cells[-1]['median']:.1f} s "
                           f"({', '.join(f'{s:.1f}' for s in seconds)})", flush=True)  # fmt: skip
             finally:
                 if process is not None:  # the competitor and the estimate it may be running
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
-    alone = {(c["workload"], c["behaviour"]): c["median"] for c in cells if c["condition"] == "alone"}
+    order = {name: i for i, name in enumerate([*WORKLOADS, *CONDITIONS.values(), *BEHAVIOURS])}
+    cells.sort(key=lambda c: (order[c["workload"]], order[c["condition"]], order[c["behaviour"]]))
+    alone = {(c["workload"], c["behaviour"]): c for c in cells if c["condition"] == "alone"}
+    commands = list(dict.fromkeys(c["command"] for c in cells))
     rows = []
     for c in cells:
         marker = ">" if not all(c["finished"]) else ""
         spread = f"{min(c['seconds']):.1f}-{max(c['seconds']):.1f}"
-        ratio = c["median"] / alone[(c["workload"], c["behaviour"])]
-        rows.append([c["workload"], c["condition"], c["behaviour"], f"{marker}{c['median']:.1f}", spread,
-                     f"{marker}{ratio:.2f}x"])  # fmt: skip
-    table = markdown_table(["workload", "condition", "threads", "median s", "range s", "vs alone"], rows)
+        base = alone.get((c["workload"], c["behaviour"]))
+        ratio = f"{marker}{c['median'] / base['median']:.2f}x" if base else ""
+        rows.append([c["workload"], c["condition"], c["behaviour"], f"{marker}{c['median']:.1f}", spread, ratio,
+                     str(commands.index(c["command"]) + 1)])  # fmt: skip
+    table = markdown_table(["workload", "condition", "threads", "median s", "range s", "vs alone", "command"], rows)
     print(table)
-    made_by = "\n".join(f"- {w}: `{c}`" for w, c in commands.items())
-    write_results(args.out, {"commands": commands, "repeats": args.repeats, "timeout": args.timeout, "cells": cells},
-                  f"# Alone and beside other work\n\n{made_by}\n\n{table}\n")  # fmt: skip
+    made_by = "\n".join(f"{i}. `{c}`" for i, c in enumerate(commands, 1))
+    write_results(args.out, {"repeats": args.repeats, "cells": cells},
+                  f"# Alone and beside other work\n\nA run past a command's `--timeout` counts as the timeout "
+                  f"(marked >).\n\n{made_by}\n\n{table}\n")  # fmt: skip
 
 
 if __name__ == "__main__":
