@@ -40,7 +40,7 @@ from dim.encoders import MLPEncoder
 from dim.errors import ConfigError, DataError
 from dim.gradients import fit_statistics, regularized_gradients
 from dim.loss import MutualInformation
-from dim.runtime import shared_cores
+from dim.runtime import follow_cores, shared_cores
 from dim.sandwich import estimate_mi_bounds
 from dim.stochastic import ConditionalDensity, StochasticEncoder, require_conditional
 
@@ -280,15 +280,14 @@ def train_ib(
     scheduler = torch.optim.lr_scheduler.StepLR(trainer.optimizer, step_size=2, gamma=settings.lr_decay)
     generator = torch.Generator().manual_seed(settings.seed)
     history = []
-    with shared_cores(torch.device("cpu"), settings.threads) as cores:
+    with shared_cores(torch.device("cpu"), settings.threads):
         for epoch in range(1, settings.epochs + 1):
             order = torch.randperm(len(x_train), generator=generator)
             losses = []
             for start in range(0, len(order) - settings.batch_size + 1, settings.batch_size):
                 rows = order[start : start + settings.batch_size]
                 losses.append(trainer.step(x_train[rows], y_train[rows])["ce"])
-                if cores is not None:
-                    cores.update()
+                follow_cores()
             scheduler.step()
             last = epoch == settings.epochs
             if last or (settings.record_every and epoch % settings.record_every == 0):

@@ -15,7 +15,8 @@ import torch
 from torch import Tensor
 
 __all__ = ["CoreShare", "adam", "autocast", "busy_cores_elsewhere", "critic_threads", "follow_cores",
-           "gather_across_ranks", "init_distributed", "interactive", "keep_torch_cache_out_of_tmp", "resolve_device", "shared_cores", "thread_limit"]
+           "gather_across_ranks", "init_distributed", "interactive", "keep_torch_cache_out_of_tmp", "resolve_device",
+           "shared_cores", "thread_limit"]
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -173,10 +174,7 @@ def busy_cores_elsewhere(cpus: list[int] | None = None, window: float = 0.25) ->
     if busy is None:
         return None
     time.sleep(window)
-    elapsed = time.perf_counter() - wall
-    if elapsed <= 0:
-        return None
-    return max(0.0, (_busy_seconds(cpus) - busy - (_own_seconds() - own)) / elapsed)
+    return max(0.0, (_busy_seconds(cpus) - busy - (_own_seconds() - own)) / (time.perf_counter() - wall))
 
 
 def _own_seconds() -> float:
@@ -194,8 +192,8 @@ class CoreShare:
     share is read from the CPUs' busy time: over ``first_look`` seconds as it is made, then at
     most every ``interval`` seconds (:meth:`update`, called once a step: it costs two small file
     reads), and the threads follow: all of them alone, one fewer per core that others keep busy.
-    Where ``/proc/stat`` does not exist (not Linux) the threads stay at ``limit``. Use inside :func:`thread_limit`, which
-    restores the caller's setting.
+    Where ``/proc/stat`` does not exist (not Linux) the threads stay at ``limit``. Use inside
+    :func:`thread_limit`, which restores the caller's setting.
     """
 
     def __init__(self, limit: int | None = None, interval: float = 2.0, first_look: float = 0.25) -> None:

@@ -12,8 +12,8 @@ and are compared for equality, not closeness: a refactor that moves code keeps t
 Re-record only for a change that is meant to alter the numbers, and say so in its commit.
 
 Bit-exact sums hold on one kind of machine only: another CPU (AVX2 against AVX-512, or one with
-AMX against one without) or another torch release adds the same floats in another order. The file records the machine it was made
-on; elsewhere the numbers are compared to 1e-3 relative (1e-5 absolute) and the weight digests,
+AMX against one without) or another torch release adds the same floats in another order. The
+file records the machine it was made on; elsewhere the numbers are compared to 1e-3 relative (1e-5 absolute) and the weight digests,
 which no tolerance can compare, are left out.
 """
 

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from dim.checkpoint import check_out_dir, load_checkpoint, save_atomic, setting_differences
 from dim.errors import ConfigError, DimError
 from dim.io import write_json_atomic
-from dim.runtime import CoreShare, interactive, shared_cores
+from dim.runtime import follow_cores, interactive, shared_cores
 
 __all__ = ["AdversarialTrainer", "LoopSettings", "check_settings"]
 
@@ -182,8 +182,8 @@ class AdversarialTrainer(ABC):
         bar = tqdm(total=s.steps, initial=self.step, disable=not interactive(s.progress), desc=self.kind, dynamic_ncols=True)
         start = time.perf_counter()
         try:
-            with shared_cores(self.device, s.threads) as cores:
-                self._loop(writer, bar, cores)
+            with shared_cores(self.device, s.threads):
+                self._loop(writer, bar)
             if not self.history or self.history[-1]["step"] != self.step:
                 self._record(writer)
             self.save()
@@ -197,15 +197,14 @@ class AdversarialTrainer(ABC):
             write_json_atomic(self.out_dir / "metrics.json", result)
         return result
 
-    def _loop(self, writer, bar, cores: CoreShare | None) -> None:
+    def _loop(self, writer, bar) -> None:
         """Steps to ``settings.steps``, with logging, evaluations and checkpoints on the way."""
         s = self.settings
         for module in self.modules.values():
             module.train()
         while self.step < s.steps:
             scalars = self.train_step()
-            if cores is not None:
-                cores.update()
+            follow_cores()
             self.step += 1
             bar.update(1)
             if writer is not None and self.step % s.log_every == 0:

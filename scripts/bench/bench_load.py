@@ -88,8 +88,8 @@ while True:
 # name -> (program, its arguments before the behaviour)
 WORKLOADS = {"estimate-5d": (WORKLOAD, ("5", "1.0")), "estimate-25d": (WORKLOAD, ("25", "2.0")),
              "dim-epoch": (TRAINING, ()), "probe": (PROBE, ())}
-BEHAVIOURS = ("policy", "torch default")
-# --conditions name -> the condition's label in the table
+# --behaviours and --conditions names -> their labels in the table
+BEHAVIOURS = {"policy": "policy", "torch": "torch default"}
 CONDITIONS = {"alone": "alone", "busy-core": "beside a busy core", "estimate": "beside another estimate_mi"}
 
 
@@ -125,19 +125,12 @@ def choose(parser: argparse.ArgumentParser, flag: str, value: str, allowed) -> l
 
 
 def earlier_cells(path: Path, replaced: set[tuple[str, str, str]]) -> list[dict]:
-    """The cells of an earlier ``path`` that this run does not measure again, each with the
-    command and timeout that made it (older files keep them per workload or per file)."""
+    """The cells of an earlier ``path`` (each with the command and timeout that made it) that this
+    run does not measure again."""
     if not path.exists():
         return []
-    earlier = json.loads(path.read_text())
-    kept = []
-    for cell in earlier["cells"]:
-        if (cell["workload"], cell["condition"], cell["behaviour"]) in replaced:
-            continue
-        cell.setdefault("command", earlier.get("commands", {}).get(cell["workload"], earlier.get("command", "")))
-        cell.setdefault("timeout", earlier.get("timeout"))
-        kept.append(cell)
-    return kept
+    cells = json.loads(path.read_text())["cells"]
+    return [c for c in cells if (c["workload"], c["condition"], c["behaviour"]) not in replaced]
 
 
 def main() -> None:
@@ -146,15 +139,14 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=180.0)
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--conditions", default=",".join(CONDITIONS), help=f"among {', '.join(CONDITIONS)}")
-    parser.add_argument("--behaviours", default="policy,torch", help="policy, torch (torch's default threads)")
+    parser.add_argument("--behaviours", default=",".join(BEHAVIOURS), help="policy, torch (torch's default threads)")
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_load"))
     parser.add_argument("--merge", action="store_true",
                         help="keep <out>.json's cells that this run does not measure (with the commands that made them)")
     args = parser.parse_args()
     workloads = choose(parser, "--workloads", args.workloads, WORKLOADS)
     conditions = [CONDITIONS[c] for c in choose(parser, "--conditions", args.conditions, CONDITIONS)]
-    behaviours = [{"policy": "policy", "torch": "torch default"}[b]
-                  for b in choose(parser, "--behaviours", args.behaviours, ("policy", "torch"))]  # fmt: skip
+    behaviours = [BEHAVIOURS[b] for b in choose(parser, "--behaviours", args.behaviours, BEHAVIOURS)]
     command = ("python scripts/bench/bench_load.py " + " ".join(sys.argv[1:])).strip()
     measured = {(w, c, b) for w in workloads for c in conditions for b in behaviours}
     cells = earlier_cells(Path(args.out).with_suffix(".json"), measured) if args.merge else []
@@ -175,7 +167,7 @@ def main() -> None:
                 if process is not None:  # the competitor and the estimate it may be running
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
-    order = {name: i for i, name in enumerate([*WORKLOADS, *CONDITIONS.values(), *BEHAVIOURS])}
+    order = {name: i for i, name in enumerate([*WORKLOADS, *CONDITIONS.values(), *BEHAVIOURS.values()])}
     cells.sort(key=lambda c: (order[c["workload"]], order[c["condition"]], order[c["behaviour"]]))
     alone = {(c["workload"], c["behaviour"]): c for c in cells if c["condition"] == "alone"}
     commands = list(dict.fromkeys(c["command"] for c in cells))
