@@ -3,6 +3,7 @@ files torch would leave behind. The ground floor of ``dim``: it imports nothing 
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import time
@@ -12,9 +13,9 @@ from typing import Iterator
 from pathlib import Path
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-__all__ = ["CoreShare", "adam", "autocast", "busy_cores_elsewhere", "critic_threads", "follow_cores",
+__all__ = ["CoreShare", "WeightAverage", "adam", "autocast", "busy_cores_elsewhere", "critic_threads", "follow_cores",
            "gather_across_ranks", "init_distributed", "interactive", "keep_torch_cache_out_of_tmp", "resolve_device",
            "shared_cores", "thread_limit"]
 
@@ -46,6 +47,40 @@ def adam(params, device: torch.device, **options) -> torch.optim.Adam:
         except (RuntimeError, TypeError):
             pass
     return torch.optim.Adam(params, **options)
+
+
+class WeightAverage:
+    """A copy of ``model`` (``.module``) whose weights and buffers :meth:`update` keeps at the
+    bias-corrected exponential moving average of ``model``'s over the updates so far:
+
+        w_avg(t) = sum_k d^(t-k) (1 - d) w(k) / (1 - d^t),    t = 1, 2, ...
+
+    a weighted mean of the last ~1 / (1 - d) updates in which the initial weights take no part,
+    so it is meaningful from the first update (Adam's correction of its moment averages). In
+    recursive form, update t mixes in w(t) with weight (1 - d) / (1 - d^t); the first copies it.
+    Integer buffers (a BatchNorm's count) are copied. The same average as
+    ``torch.optim.swa_utils.AveragedModel`` with a bias-corrected EMA, in one fused ``lerp`` an
+    update: AveragedModel's per-call bookkeeping costs about 0.4 ms an update on the default
+    critic, a tenth of its training step."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.module = copy.deepcopy(model)
+        self.decay = decay
+        self.updates = 0
+        pairs = [(kept.detach(), now.detach()) for kept, now in
+                 zip(self.module.state_dict(keep_vars=True).values(), model.state_dict(keep_vars=True).values())]
+        self._floats = ([k for k, n in pairs if k.is_floating_point()], [n for k, n in pairs if k.is_floating_point()])
+        self._others = [(k, n) for k, n in pairs if not k.is_floating_point()]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        """Mix the model's current weights into the average."""
+        self.updates += 1
+        kept, now = self._floats
+        if kept:
+            torch._foreach_lerp_(kept, now, (1.0 - self.decay) / (1.0 - self.decay**self.updates))
+        for kept_other, now_other in self._others:
+            kept_other.copy_(now_other)
 
 
 def keep_torch_cache_out_of_tmp() -> None:

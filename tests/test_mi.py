@@ -323,3 +323,16 @@ def test_interaction_critic_reads_a_band_dependence_and_keeps_its_bound(single_t
     result = estimate_mi(x, y, critic="interaction", **FAST)
     assert result.is_lower_bound and result.ci_nats[0] <= truth
     assert result.mi_nats == pytest.approx(truth, abs=0.3)
+
+
+def test_weight_averaging_setting():
+    """ema=0 reads the trained weights; any ema in (0, 1) reads their average, and both recover a
+    known MI; a value outside [0, 1) is a one-line error."""
+    x, y = sample_correlated_gaussians(3000, 2, gaussian_rho_for_mi(1.0, 2), seed=3)
+    trained = estimate_mi(x, y, ema=0.0, **FAST)
+    averaged = estimate_mi(x, y, ema=0.99, **FAST)
+    assert trained.mi_nats == pytest.approx(1.0, abs=0.15)
+    assert averaged.mi_nats == pytest.approx(1.0, abs=0.15)
+    assert averaged.mi_nats != trained.mi_nats  # the average is a different critic
+    with pytest.raises(ConfigError, match="ema must be in"):
+        estimate_mi(x, y, ema=1.0, **FAST)

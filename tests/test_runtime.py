@@ -233,3 +233,26 @@ def test_adam_takes_the_same_steps_as_torchs_adam():
             optimizer.step()
     for a, b in zip(reference.parameters(), ours.parameters()):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_weight_average_is_the_bias_corrected_moving_average():
+    """After t updates the average is sum_k d^(t-k) (1 - d) w(k) / (1 - d^t), computed by hand;
+    the initial weights take no part, and an integer buffer is copied, not averaged."""
+    from dim.runtime import WeightAverage
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    decay = 0.9
+    averaged = WeightAverage(model, decay)
+    seen = []
+    for _ in range(7):
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.add_(torch.randn_like(parameter))
+        model(torch.randn(5, 3))  # moves the BatchNorm's running statistics and its count
+        seen.append(model[0].weight.detach().clone())
+        averaged.update()
+    t = len(seen)
+    expected = sum(decay ** (t - k) * (1 - decay) * w for k, w in enumerate(seen, 1)) / (1 - decay**t)
+    torch.testing.assert_close(averaged.module[0].weight.detach(), expected)
+    assert int(averaged.module[1].num_batches_tracked) == 7

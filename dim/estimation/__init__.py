@@ -95,10 +95,10 @@ def estimate_mi(
             default ``EstimatorSettings()``. Any of its fields may also be given as a keyword
             (``steps=600``), which replaces that field: ``batch_size``, ``steps``, ``lr``,
             ``lr_schedule``, ``weight_decay``, ``hidden``, ``embedding_dim``,
-            ``critic_layers``, ``eval_every``, ``patience``, ``min_delta``, ``split``, ``transform``,
+            ``critic_layers``, ``ema``, ``eval_every``, ``patience``, ``min_delta``, ``split``, ``transform``,
             ``readout_batch_size``, ``bootstrap``, ``clip``, ``mine_alpha``, ``calibrate``,
             ``amp``, ``device``, ``progress``, ``threads`` (documented there). The defaults (128-unit
-            sub-networks, lr 1e-3, patience 10, rank transform) were chosen on
+            sub-networks, lr 1e-3, weight averaging at 0.99, patience 5, rank transform) were chosen on
             ``dim.tasks.DISTRIBUTION_TASKS`` (``scripts/bench/bench_distributions.py``).
         split_rows: explicit disjoint row indices (train, validation, held-out), for data
             whose rows are not exchangeable (pairs built from a shared pool of images: give

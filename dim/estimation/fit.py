@@ -18,7 +18,7 @@ from dim.estimation.result import MIResult
 from dim.estimation.settings import EstimatorSettings
 from dim.loss import MutualInformation
 from dim.objectives import readout_value
-from dim.runtime import adam, autocast, interactive
+from dim.runtime import WeightAverage, adam, autocast, interactive
 
 __all__ = ["fit_critic", "progress_bar"]
 
@@ -69,14 +69,17 @@ def fit_critic(
         y_classes=int(pairs.y.max()) + 1 if pairs.y_kind == "label" else None,
     )  # fmt: skip
     model = model.to(device)
+    # the critic read out: the trained one, or an exponential moving average of its weights
+    averaged = WeightAverage(model, s.ema) if s.ema else None
+    read_model = averaged.module if averaged is not None else model
     mi_module = _objective_for(estimator, s.clip, s.mine_alpha).to(device)
     optimizer = adam(model.parameters(), device, lr=s.lr, weight_decay=s.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, s.steps) if s.lr_schedule == "cosine" else None
 
     def evaluate(rows: Tensor, block: int) -> tuple[Tensor, Tensor, int]:
-        model.eval()
-        out = block_scores(model, xs[rows], ys[rows], block, device, s.amp)
-        model.train()
+        read_model.eval()
+        out = block_scores(read_model, xs[rows], ys[rows], block, device, s.amp)
+        read_model.train()
         return out
 
     timings = {"setup": time.perf_counter() - start, "critic_steps": 0.0, "early_stopping": 0.0, "readout": 0.0,
@@ -110,6 +113,8 @@ def fit_critic(
         optimizer.zero_grad(set_to_none=True)
         (-objective).backward()
         optimizer.step()
+        if averaged is not None:
+            averaged.update()
         if schedule is not None:
             schedule.step()
         # a smoothed training curve, kept on the device: reading it every step would wait for CUDA
@@ -121,7 +126,7 @@ def fit_critic(
             history.append({"step": step, "train_objective": running.item(), "val_mi_nats": val_value})
             if val_value > best_value:  # the critic kept is the best on the early-stopping rows
                 best_value, best_step = val_value, step
-                best_state = copy.deepcopy(model.state_dict())
+                best_state = copy.deepcopy(read_model.state_dict())
             # patience counts readouts that gain no more than min_delta over the last counted gain
             if val_value > gain_mark + s.min_delta:
                 gain_mark, evals_without_gain = val_value, 0
@@ -137,7 +142,7 @@ def fit_critic(
     if bar is not None:
         bar.close()
     if best_state is not None:
-        model.load_state_dict(best_state)
+        read_model.load_state_dict(best_state)
 
     test_block = min(s.readout_batch_size, len(test_rows))
     positive, negative, block = evaluate(test_rows, test_block)
