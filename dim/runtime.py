@@ -67,20 +67,22 @@ class WeightAverage:
         self.module = copy.deepcopy(model)
         self.decay = decay
         self.updates = 0
-        pairs = [(kept.detach(), now.detach()) for kept, now in
-                 zip(self.module.state_dict(keep_vars=True).values(), model.state_dict(keep_vars=True).values())]
-        self._floats = ([k for k, n in pairs if k.is_floating_point()], [n for k, n in pairs if k.is_floating_point()])
-        self._others = [(k, n) for k, n in pairs if not k.is_floating_point()]
+        self._kept, self._now, self._copied = [], [], []  # averaged float tensors; copied integer ones
+        for kept, now in zip(self.module.state_dict(keep_vars=True).values(), model.state_dict(keep_vars=True).values()):
+            if kept.is_floating_point():
+                self._kept.append(kept.detach())
+                self._now.append(now.detach())
+            else:
+                self._copied.append((kept.detach(), now.detach()))
 
     @torch.no_grad()
     def update(self) -> None:
         """Mix the model's current weights into the average."""
         self.updates += 1
-        kept, now = self._floats
-        if kept:
-            torch._foreach_lerp_(kept, now, (1.0 - self.decay) / (1.0 - self.decay**self.updates))
-        for kept_other, now_other in self._others:
-            kept_other.copy_(now_other)
+        if self._kept:
+            torch._foreach_lerp_(self._kept, self._now, (1.0 - self.decay) / (1.0 - self.decay**self.updates))
+        for kept, now in self._copied:
+            kept.copy_(now)
 
 
 def keep_torch_cache_out_of_tmp() -> None:

@@ -35,9 +35,10 @@ class EstimatorSettings:
     hidden, embedding_dim, critic_layers: width of the critic's sub-networks, width of the
         embeddings f(x), g(y) of separable, bilinear and interaction critics, and their hidden layers.
     ema: weight averaging: the critic that is read out (on the validation, calibration and
-        held-out rows) is an exponential moving average of the trained weights,
-        w_avg <- ema w_avg + (1 - ema) w after every step, which smooths the optimiser's noise out
-        of the validation curve and of the critic kept; 0 reads the trained weights themselves.
+        held-out rows) is the bias-corrected exponential moving average of the trained weights
+        with decay ``ema``, updated after every step (:class:`dim.runtime.WeightAverage`), which
+        smooths the optimiser's noise out of the validation curve and of the critic kept; 0 reads
+        the trained weights themselves.
     eval_every, patience, min_delta: a validation readout every ``eval_every`` steps; stop
         after ``patience`` readouts in a row that gain no more than ``min_delta`` nats over the
         last reading that did (0: any new best counts), and keep the best critic.
