@@ -72,7 +72,7 @@ class EstimatorSettings:
     critic_layers: int = 2
     ema: float = 0.99
     eval_every: int = 100
-    patience: int = 5
+    patience: int = 3
     min_delta: float = 0.0
     split: tuple[float, float, float] = (0.6, 0.2, 0.2)
     transform: str = "rank"
