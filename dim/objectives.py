@@ -84,7 +84,8 @@ class Estimator:
     so a pointwise critic's shuffled single negative will not do. infomax: a fast path on Deep
     InfoMax's scores S (N, Q, N, L) that gathers no tensor of negatives (None: split S).
     matrix: a fast path on an (N, M) score matrix that needs no regrouping of its entries
-    (None: split it into positives and negatives first).
+    (None: split it into positives and negatives first). critic_lr: the Adam learning rate
+    :func:`dim.estimate_mi` trains this objective's critic with unless ``lr`` is given.
     """
 
     name: str
@@ -95,6 +96,7 @@ class Estimator:
     infomax: Callable[[Tensor], Tensor] | None = None
     matrix: Callable[[Tensor], Tensor] | None = None
     summary: str = ""
+    critic_lr: float = 1e-3
 
 
 READOUTS: dict[str, Readout] = {}
@@ -259,6 +261,7 @@ register_estimator(Estimator(
 register_estimator(Estimator(
     "infonce", lambda p, n, **_: bounds.infonce_bound(positive=p, negative=n), readout="infonce", needs_rows=True,
     infomax=_infonce_infomax, matrix=bounds.infonce_bound, summary="InfoNCE (CPC): low variance, never above log(negatives + 1)",
+    critic_lr=3e-3,  # its softmax gradient is bounded: 3x faster to the same readings, and higher on hard tasks
 ))  # fmt: skip
 register_estimator(Estimator(
     "smile", lambda p, n, *, clip=bounds.SMILE_TAU, **_: bounds.smile_bound(positive=p, negative=n, clip=clip),

@@ -73,7 +73,8 @@ def fit_critic(
     averaged = WeightAverage(model, s.ema) if s.ema else None
     read_model = averaged.module if averaged is not None else model
     mi_module = _objective_for(estimator, s.clip, s.mine_alpha).to(device)
-    optimizer = adam(model.parameters(), device, lr=s.lr, weight_decay=s.weight_decay)
+    lr = s.lr if s.lr is not None else objectives.ESTIMATORS[estimator].critic_lr
+    optimizer = adam(model.parameters(), device, lr=lr, weight_decay=s.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, s.steps) if s.lr_schedule == "cosine" else None
 
     def evaluate(rows: Tensor, block: int) -> tuple[Tensor, Tensor, int]:

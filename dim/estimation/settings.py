@@ -30,7 +30,10 @@ class EstimatorSettings:
     library's (chosen on ``scripts/bench/bench_distributions.py``).
 
     batch_size, steps, lr, weight_decay: the critic's Adam training (``steps`` is an upper
-        limit: early stopping usually ends sooner).
+        limit: early stopping usually ends sooner). ``lr=None``: the estimator's own rate
+        (``critic_lr`` in :data:`dim.objectives.ESTIMATORS`: 3e-3 for InfoNCE, whose softmax
+        gradient is bounded; 1e-3 for the DV, MINE, NWJ, JSD and SMILE objectives, whose
+        exponential terms make the gradient noisy).
     lr_schedule: "constant", or "cosine" (lr decays to 0 over ``steps`` by a half cosine).
     hidden, embedding_dim, critic_layers: width of the critic's sub-networks, width of the
         embeddings f(x), g(y) of separable, bilinear and interaction critics, and their hidden layers.
@@ -64,7 +67,7 @@ class EstimatorSettings:
 
     batch_size: int = 256
     steps: int = 4000
-    lr: float = 1e-3
+    lr: float | None = None
     lr_schedule: str = "constant"
     weight_decay: float = 0.0
     hidden: int = 128
@@ -97,6 +100,8 @@ class EstimatorSettings:
             raise ConfigError(f"threads must be a positive integer (or None for the default), got {self.threads!r}")
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"ema must be in [0, 1) (0 turns weight averaging off), got {self.ema}")
+        if self.lr is not None and not self.lr > 0:
+            raise ConfigError(f"lr must be a positive learning rate (or None for the estimator's own), got {self.lr}")
         if self.min_delta < 0:
             raise ConfigError(f"min_delta must be at least 0 nats, got {self.min_delta}")
         if self.lr_schedule not in LR_SCHEDULES:
