@@ -32,8 +32,8 @@ class EstimatorSettings:
     batch_size, steps, lr, weight_decay: the critic's Adam training (``steps`` is an upper
         limit: early stopping usually ends sooner). ``lr=None``: the estimator's own rate
         (``critic_lr`` in :data:`dim.objectives.ESTIMATORS`: 3e-3 for InfoNCE, whose softmax
-        gradient is bounded; 1e-3 for the DV, MINE, NWJ, JSD and SMILE objectives, whose
-        exponential terms make the gradient noisy).
+        gradient is bounded; 1e-3 for DV, MINE, NWJ, JSD and SMILE, where MINE reads lower at
+        higher rates).
     lr_schedule: "constant", or "cosine" (lr decays to 0 over ``steps`` by a half cosine).
     hidden, embedding_dim, critic_layers: width of the critic's sub-networks, width of the
         embeddings f(x), g(y) of separable, bilinear and interaction critics, and their hidden layers.
