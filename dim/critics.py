@@ -34,6 +34,7 @@ __all__ = [
     "CRITICS",
     "InteractionCritic",
     "ELU",
+    "FourierFeatures",
     "KINDS",
     "SeparableCritic",
     "default_network",
@@ -112,6 +113,32 @@ def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 2) -> nn.Sequentia
     return nn.Sequential(*blocks)
 
 
+class FourierFeatures(nn.Module):
+    """A fixed Fourier basis for one-column inputs: x (N, 1) -> [x, sin(w_k x), cos(w_k x)]
+    (N, 1 + 2K), with K frequencies w_k spaced geometrically from ``lowest`` to ``highest``
+    radians per unit (inputs on a unit scale, as the rank and standardize transforms give).
+
+    A one-column side's log-ratio can have steps, as in a signal plus bounded noise, where the
+    dependence is a band |y - x| < eps: an ELU network fits a step slowly from x alone, and the
+    sines give it the sharp features in one layer (``docs/estimate.md``, "A Fourier basis for
+    one-column sides"). One column only: in several dimensions a basis of sines needs directions
+    too, and the critic fits noise."""
+
+    def __init__(self, frequencies: int, lowest: float = 0.5, highest: float = 8.0) -> None:
+        super().__init__()
+        if frequencies < 1:
+            raise ValueError(f"FourierFeatures needs at least one frequency, got {frequencies}")
+        self.register_buffer("frequencies", torch.logspace(math.log10(lowest), math.log10(highest), frequencies))
+
+    @property
+    def out_dim(self) -> int:
+        return 1 + 2 * self.frequencies.numel()
+
+    def forward(self, values: Tensor) -> Tensor:
+        phases = values * self.frequencies  # (N, 1) * (K,) -> (N, K)
+        return torch.cat([values, phases.sin(), phases.cos()], dim=1)
+
+
 class _Flatten2d(nn.Module):
     """(N,) -> (N, 1); (N, D) unchanged; (N, ...) -> (N, prod(...))."""
 
@@ -176,16 +203,27 @@ class _LabelNet(nn.Module):
 
 
 def default_network(
-    kind: str, example: Tensor, out_dim: int, hidden: int = 256, num_classes: int | None = None, layers: int = 2
+    kind: str,
+    example: Tensor,
+    out_dim: int,
+    hidden: int = 256,
+    num_classes: int | None = None,
+    layers: int = 2,
+    fourier_features: int = 0,
 ) -> nn.Module:
     """The default sub-network for one side of a critic.
 
     kind: one of ``KINDS``; example: a batch of that side (shapes are read from it);
     out_dim: the embedding width; num_classes: for "label" (default: max label + 1);
-    layers: hidden layers of the "vector" MLP (the other kinds have fixed depths).
+    layers: hidden layers of the "vector" MLP (the other kinds have fixed depths);
+    fourier_features: K > 0 puts :class:`FourierFeatures` (K frequencies) before the MLP of a
+    one-column "vector" side; wider vectors and other kinds ignore it.
     """
     if kind == "vector":
         in_dim = 1 if example.dim() == 1 else example[0].numel()
+        if in_dim == 1 and fourier_features > 0:
+            basis = FourierFeatures(fourier_features)
+            return nn.Sequential(_Flatten2d(), basis, mlp(basis.out_dim, hidden, out_dim, layers=layers))
         return nn.Sequential(_Flatten2d(), mlp(in_dim, hidden, out_dim, layers=layers))
     if kind == "image":
         if example.dim() != 4:
@@ -300,6 +338,7 @@ def make_critic(
     layers: int = 2,
     x_classes: int | None = None,
     y_classes: int | None = None,
+    fourier_features: int = 0,
 ) -> nn.Module:
     """Build a critic for batches shaped like ``x`` and ``y``.
 
@@ -308,7 +347,9 @@ def make_critic(
     (x (N, ...), y (M, ...)) -> (N, M), returned as is. x_kind / y_kind: see ``KINDS``;
     inferred with :func:`infer_kind` when None. hidden: width of the sub-networks;
     embedding_dim: width of f(x) and g(y) for separable, bilinear and interaction critics; layers: hidden
-    layers of the vector sub-networks (separable, shared, bilinear) or of h (concat).
+    layers of the vector sub-networks (separable, shared, bilinear) or of h (concat);
+    fourier_features: a :class:`FourierFeatures` basis of that many frequencies for each
+    one-column vector side of a separable, shared, bilinear or interaction critic (0: none).
     """
     if isinstance(critic, nn.Module):
         return critic
@@ -325,10 +366,10 @@ def make_critic(
         if x_kind != y_kind or x.shape[1:] != y.shape[1:]:
             raise ValueError(f"critic='shared' needs x and y of one kind and shape, got {x_kind} "
                              f"{tuple(x.shape[1:])} and {y_kind} {tuple(y.shape[1:])}; use 'separable'")  # fmt: skip
-        f = default_network(x_kind, x, embedding_dim, hidden, x_classes, layers)
+        f = default_network(x_kind, x, embedding_dim, hidden, x_classes, layers, fourier_features)
         return SeparableCritic(f, f, embedding_dim)
-    f = default_network(x_kind, x, embedding_dim, hidden, x_classes, layers)
-    g = default_network(y_kind, y, embedding_dim, hidden, y_classes, layers)
+    f = default_network(x_kind, x, embedding_dim, hidden, x_classes, layers, fourier_features)
+    g = default_network(y_kind, y, embedding_dim, hidden, y_classes, layers, fourier_features)
     if critic == "bilinear":
         return BilinearCritic(f, g, embedding_dim)
     if critic == "interaction":

@@ -1,7 +1,18 @@
+import math
+
 import pytest
 import torch
 
-from dim.critics import ELU, BilinearCritic, ConcatCritic, InteractionCritic, SeparableCritic, infer_kind, make_critic
+from dim.critics import (
+    ELU,
+    BilinearCritic,
+    ConcatCritic,
+    FourierFeatures,
+    InteractionCritic,
+    SeparableCritic,
+    infer_kind,
+    make_critic,
+)
 
 
 @pytest.mark.parametrize(
@@ -112,3 +123,36 @@ def test_elu_matches_torchs_values_and_derivatives():
     (ours,) = torch.autograd.grad(ELU()(x).sum(), x)
     (theirs,) = torch.autograd.grad(torch.nn.functional.elu(x).sum(), x)
     torch.testing.assert_close(ours, theirs)
+
+
+def test_fourier_features_are_the_hand_computed_basis():
+    basis = FourierFeatures(3, lowest=0.5, highest=2.0)
+    torch.testing.assert_close(basis.frequencies, torch.tensor([0.5, 1.0, 2.0]))  # geometric: ratio 2
+    x = torch.tensor([[0.0], [math.pi]])
+    expected = torch.tensor([[0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0],
+                             [math.pi, 1.0, 0.0, 0.0, 0.0, -1.0, 1.0]])  # fmt: skip
+    torch.testing.assert_close(basis(x), expected, atol=1e-6, rtol=0)
+    assert basis.out_dim == 7
+
+
+@pytest.mark.parametrize("name", ["separable", "shared", "bilinear", "interaction"])
+def test_only_one_column_sides_get_the_fourier_basis(name):
+    def has_basis(network):
+        return any(isinstance(m, FourierFeatures) for m in network.modules())
+
+    one, five = torch.randn(6, 1), torch.randn(6, 5)
+    critic = make_critic(one, one, name, hidden=8, embedding_dim=8, fourier_features=4)
+    assert has_basis(critic.f) and has_basis(critic.g) and critic(one, one).shape == (6, 6)
+    if name != "shared":
+        mixed = make_critic(one, five, name, hidden=8, embedding_dim=8, fourier_features=4)
+        assert has_basis(mixed.f) and not has_basis(mixed.g)
+    torch.manual_seed(0)
+    plain = make_critic(one, one, name, hidden=8, embedding_dim=8, fourier_features=0)
+    torch.manual_seed(0)
+    default = make_critic(one, one, name, hidden=8, embedding_dim=8)
+    assert not has_basis(plain) and weights_equal(plain, default)  # off by default in make_critic
+
+
+def weights_equal(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)

@@ -293,8 +293,11 @@ def timing(args) -> None:
     ours = float(np.median([r["seconds"] for r in records]))
     where = {k: float(np.median([r["timings"][k] for r in records])) for k in records[0]["timings"]}
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    edited = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--", "dim"],
+                            capture_output=True, text=True).stdout.strip()  # fmt: skip
+    tree = head.stdout.strip() + (" with uncommitted changes to dim/" if edited else "")
     summary = (f"median seconds per estimate over {len(records)} estimates: baseline {args.baseline} {base:.1f} s, "
-               f"this tree ({head.stdout.strip()}) {ours:.1f} s, ratio {base / ours:.2f}x\n"
+               f"this tree ({tree}) {ours:.1f} s, ratio {base / ours:.2f}x\n"
                "this tree's median split: " + ", ".join(f"{k} {v:.2f} s" for k, v in where.items()))  # fmt: skip
     table = before_after(records, args.baseline)
     print(summary + "\n\n" + table)
