@@ -36,6 +36,7 @@ __all__ = [
     "ELU",
     "FourierFeatures",
     "KINDS",
+    "RadialFeature",
     "SeparableCritic",
     "default_network",
     "infer_kind",
@@ -139,6 +140,19 @@ class FourierFeatures(nn.Module):
         return torch.cat([values, phases.sin(), phases.cos()], dim=1)
 
 
+class RadialFeature(nn.Module):
+    """x (N, D) -> [x, r] (N, D + 1), r = sqrt(mean_j x_j^2): a side's root-mean-square as one
+    more input.
+
+    A dependence through each side's scale, as in heavy-tailed pairs that share one scale
+    variable or a spiral that turns each point by an angle set by its radius, is a function of
+    r that an ELU network builds slowly from the coordinates; given r it fits it sooner
+    (``docs/estimate.md``, "A radial feature for several columns")."""
+
+    def forward(self, values: Tensor) -> Tensor:
+        return torch.cat([values, values.pow(2).mean(dim=1, keepdim=True).sqrt()], dim=1)
+
+
 class _Flatten2d(nn.Module):
     """(N,) -> (N, 1); (N, D) unchanged; (N, ...) -> (N, prod(...))."""
 
@@ -210,6 +224,7 @@ def default_network(
     num_classes: int | None = None,
     layers: int = 2,
     fourier_features: int = 0,
+    radial_feature: bool = False,
 ) -> nn.Module:
     """The default sub-network for one side of a critic.
 
@@ -217,13 +232,16 @@ def default_network(
     out_dim: the embedding width; num_classes: for "label" (default: max label + 1);
     layers: hidden layers of the "vector" MLP (the other kinds have fixed depths);
     fourier_features: K > 0 puts :class:`FourierFeatures` (K frequencies) before the MLP of a
-    one-column "vector" side; wider vectors and other kinds ignore it.
+    one-column "vector" side; wider vectors and other kinds ignore it;
+    radial_feature: :class:`RadialFeature` before the MLP of a "vector" side of several columns.
     """
     if kind == "vector":
         in_dim = 1 if example.dim() == 1 else example[0].numel()
         if in_dim == 1 and fourier_features > 0:
             basis = FourierFeatures(fourier_features)
             return nn.Sequential(_Flatten2d(), basis, mlp(basis.out_dim, hidden, out_dim, layers=layers))
+        if in_dim > 1 and radial_feature:
+            return nn.Sequential(_Flatten2d(), RadialFeature(), mlp(in_dim + 1, hidden, out_dim, layers=layers))
         return nn.Sequential(_Flatten2d(), mlp(in_dim, hidden, out_dim, layers=layers))
     if kind == "image":
         if example.dim() != 4:
@@ -339,6 +357,7 @@ def make_critic(
     x_classes: int | None = None,
     y_classes: int | None = None,
     fourier_features: int = 0,
+    radial_feature: bool = False,
 ) -> nn.Module:
     """Build a critic for batches shaped like ``x`` and ``y``.
 
@@ -349,7 +368,8 @@ def make_critic(
     embedding_dim: width of f(x) and g(y) for separable, bilinear and interaction critics; layers: hidden
     layers of the vector sub-networks (separable, shared, bilinear) or of h (concat);
     fourier_features: a :class:`FourierFeatures` basis of that many frequencies for each
-    one-column vector side of a separable, shared, bilinear or interaction critic (0: none).
+    one-column vector side of a separable, shared, bilinear or interaction critic (0: none);
+    radial_feature: a :class:`RadialFeature` for each vector side of several columns of those critics.
     """
     if isinstance(critic, nn.Module):
         return critic
@@ -366,10 +386,10 @@ def make_critic(
         if x_kind != y_kind or x.shape[1:] != y.shape[1:]:
             raise ValueError(f"critic='shared' needs x and y of one kind and shape, got {x_kind} "
                              f"{tuple(x.shape[1:])} and {y_kind} {tuple(y.shape[1:])}; use 'separable'")  # fmt: skip
-        f = default_network(x_kind, x, embedding_dim, hidden, x_classes, layers, fourier_features)
+        f = default_network(x_kind, x, embedding_dim, hidden, x_classes, layers, fourier_features, radial_feature)
         return SeparableCritic(f, f, embedding_dim)
-    f = default_network(x_kind, x, embedding_dim, hidden, x_classes, layers, fourier_features)
-    g = default_network(y_kind, y, embedding_dim, hidden, y_classes, layers, fourier_features)
+    f = default_network(x_kind, x, embedding_dim, hidden, x_classes, layers, fourier_features, radial_feature)
+    g = default_network(y_kind, y, embedding_dim, hidden, y_classes, layers, fourier_features, radial_feature)
     if critic == "bilinear":
         return BilinearCritic(f, g, embedding_dim)
     if critic == "interaction":

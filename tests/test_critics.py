@@ -9,6 +9,7 @@ from dim.critics import (
     ConcatCritic,
     FourierFeatures,
     InteractionCritic,
+    RadialFeature,
     SeparableCritic,
     infer_kind,
     make_critic,
@@ -156,3 +157,17 @@ def test_only_one_column_sides_get_the_fourier_basis(name):
 def weights_equal(a, b):
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_radial_feature_is_the_root_mean_square_of_several_column_sides():
+    x = torch.tensor([[3.0, 4.0], [0.0, 0.0]])
+    expected = torch.tensor([[3.0, 4.0, math.sqrt(12.5)], [0.0, 0.0, 0.0]])  # sqrt((9 + 16) / 2)
+    torch.testing.assert_close(RadialFeature()(x), expected)
+
+    def has_radial(network):
+        return any(isinstance(m, RadialFeature) for m in network.modules())
+
+    one, five = torch.randn(6, 1), torch.randn(6, 5)
+    critic = make_critic(one, five, "separable", hidden=8, embedding_dim=8, radial_feature=True)
+    assert not has_radial(critic.f) and has_radial(critic.g) and critic(one, five).shape == (6, 6)
+    assert not has_radial(make_critic(five, five, "separable", hidden=8, embedding_dim=8))  # off by default

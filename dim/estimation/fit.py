@@ -65,6 +65,7 @@ def fit_critic(
     model = copy.deepcopy(critic) if isinstance(critic, nn.Module) else make_critic(
         x_train[:batch_size], y_train[:batch_size], critic, x_kind=pairs.x_kind, y_kind=pairs.y_kind,
         hidden=s.hidden, embedding_dim=s.embedding_dim, layers=s.critic_layers, fourier_features=s.fourier_features,
+        radial_feature=s.radial_feature,
         x_classes=int(pairs.x.max()) + 1 if pairs.x_kind == "label" else None,
         y_classes=int(pairs.y.max()) + 1 if pairs.y_kind == "label" else None,
     )  # fmt: skip

@@ -41,6 +41,9 @@ class EstimatorSettings:
         frequencies before its MLP (:class:`dim.critics.FourierFeatures`; 0: none): a step in
         the log-ratio, such as a band |y - x| < eps, is fit sooner (on the benchmark's eps 0.1
         band 0.083 nats closer). Sides with several columns keep the plain MLP.
+    radial_feature: a side with several columns also gets its root-mean-square
+        sqrt(mean_j x_j^2) as one more input (:class:`dim.critics.RadialFeature`): a dependence
+        through each side's scale (a shared heavy tail, a spiral) is fit sooner.
     ema: weight averaging: the critic that is read out (on the validation, calibration and
         held-out rows) is the bias-corrected exponential moving average of the trained weights
         with decay ``ema``, updated after every step (:class:`dim.runtime.WeightAverage`), which
@@ -78,6 +81,7 @@ class EstimatorSettings:
     embedding_dim: int = 64
     critic_layers: int = 2
     fourier_features: int = 8
+    radial_feature: bool = True
     ema: float = 0.99
     eval_every: int = 100
     patience: int = 3
