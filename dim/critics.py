@@ -236,13 +236,15 @@ def default_network(
     radial_feature: :class:`RadialFeature` before the MLP of a "vector" side of several columns.
     """
     if kind == "vector":
-        in_dim = 1 if example.dim() == 1 else example[0].numel()
-        if in_dim == 1 and fourier_features > 0:
-            basis = FourierFeatures(fourier_features)
-            return nn.Sequential(_Flatten2d(), basis, mlp(basis.out_dim, hidden, out_dim, layers=layers))
-        if in_dim > 1 and radial_feature:
-            return nn.Sequential(_Flatten2d(), RadialFeature(), mlp(in_dim + 1, hidden, out_dim, layers=layers))
-        return nn.Sequential(_Flatten2d(), mlp(in_dim, hidden, out_dim, layers=layers))
+        width = 1 if example.dim() == 1 else example[0].numel()
+        inputs: list[nn.Module] = [_Flatten2d()]
+        if width == 1 and fourier_features > 0:
+            inputs.append(FourierFeatures(fourier_features))
+            width = inputs[-1].out_dim
+        elif width > 1 and radial_feature:
+            inputs.append(RadialFeature())
+            width += 1
+        return nn.Sequential(*inputs, mlp(width, hidden, out_dim, layers=layers))
     if kind == "image":
         if example.dim() != 4:
             raise ValueError(f'kind="image" needs (N, C, H, W) input, got shape {tuple(example.shape)}')

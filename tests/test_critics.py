@@ -136,10 +136,14 @@ def test_fourier_features_are_the_hand_computed_basis():
     assert basis.out_dim == 7
 
 
+def contains(network, module_type):
+    return any(isinstance(m, module_type) for m in network.modules())
+
+
 @pytest.mark.parametrize("name", ["separable", "shared", "bilinear", "interaction"])
 def test_only_one_column_sides_get_the_fourier_basis(name):
     def has_basis(network):
-        return any(isinstance(m, FourierFeatures) for m in network.modules())
+        return contains(network, FourierFeatures)
 
     one, five = torch.randn(6, 1), torch.randn(6, 5)
     critic = make_critic(one, one, name, hidden=8, embedding_dim=8, fourier_features=4)
@@ -165,7 +169,7 @@ def test_radial_feature_is_the_root_mean_square_of_several_column_sides():
     torch.testing.assert_close(RadialFeature()(x), expected)
 
     def has_radial(network):
-        return any(isinstance(m, RadialFeature) for m in network.modules())
+        return contains(network, RadialFeature)
 
     one, five = torch.randn(6, 1), torch.randn(6, 5)
     critic = make_critic(one, five, "separable", hidden=8, embedding_dim=8, radial_feature=True)
