@@ -1,6 +1,7 @@
 """Can ``seeds=r`` train its r critics as one batched model faster than r separate fits?
 
     python scripts/bench/bench_batched_seeds.py [--replicas 3] [--steps 300] [--dims 5,25] [--repeats 3]
+    python scripts/bench/bench_batched_seeds.py --estimates [--replicas 3] [--repeats 3]
 
 For the default critic of ``estimate_mi`` (separable, two 128-unit hidden layers, 64-wide
 embeddings, InfoNCE, Adam, batch 256) on one intra-op thread, the milliseconds per training step of
@@ -14,6 +15,17 @@ embeddings, InfoNCE, Adam, batch 256) on one intra-op thread, the milliseconds p
   tensors and applied with ``torch.baddbmm``: the cheapest batched form a hand-written module has),
 
 median over ``repeats`` timings of ``steps`` steps each. Writes results/bench_batched_seeds.{json,md}.
+
+With ``--estimates``, whole estimates instead: ``estimate_mi`` with its defaults at 10,000 rows
+on a 5-D and a 25-D task of ``dim.tasks.DISTRIBUTION_TASKS``, r seeds (the r runs of ``seeds=r``)
+
+* one after another (what ``seeds=r`` does),
+* side by side in two threads of this process (torch releases the GIL inside its operations),
+* side by side in two spawned processes (``dim.jobs.parallel_map``; their start-up counted),
+
+against one seed, median of ``repeats`` timings each, with the largest difference of a run's
+reading from the same run one after another. Writes results/bench_seeds_side_by_side.{json,md}.
+Run it with nothing else running.
 """
 
 from __future__ import annotations
@@ -120,14 +132,79 @@ def time_grouped(dim: int, steps: int, replicas: int) -> float:
     return (time.perf_counter() - start) / steps * 1e3
 
 
+ESTIMATE_TASKS = ("multinormal-dense-5x5", "multinormal-dense-25x25")
+
+
+def one_estimate(x, y, seed: int) -> float:
+    """The run of ``seeds=r`` with this seed: ``estimate_mi``'s defaults, one thread."""
+    from dim import estimate_mi
+
+    return estimate_mi(x, y, seed=seed).mi_nats
+
+
+def time_estimates(replicas: int, repeats: int, out: str) -> None:
+    """Whole estimates of ``replicas`` seeds: one after another, in threads, in processes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dim.jobs import parallel_map
+    from dim.tasks import DISTRIBUTION_TASKS
+
+    rows = []
+    for name in ESTIMATE_TASKS:
+        x, y = DISTRIBUTION_TASKS[name].sample(10_000, seed=0)
+        seeds = list(range(replicas))
+
+        def in_threads() -> list[float]:
+            with ThreadPoolExecutor(2, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+                return list(pool.map(lambda seed: one_estimate(x, y, seed), seeds))
+
+        ways = {"one_seed": lambda: [one_estimate(x, y, 0)],
+                "one_after_another": lambda: [one_estimate(x, y, seed) for seed in seeds],
+                "two_threads": in_threads,
+                "two_processes": lambda: parallel_map(one_estimate, [(x, y, seed) for seed in seeds], jobs=2)}
+        one_estimate(x[:2_000], y[:2_000], 0)  # warm-up
+        row = {"task": name}
+        for way, fn in ways.items():
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                readings = fn()
+                times.append(time.perf_counter() - start)
+            row[f"{way}_s"] = statistics.median(times)
+            row[f"{way}_mi_nats"] = readings
+        serial = row["one_after_another_mi_nats"]
+        for way in ("two_threads", "two_processes"):
+            row[f"{way}_max_difference_nats"] = max(abs(a - b) for a, b in zip(row[f"{way}_mi_nats"], serial))
+        rows.append(row)
+        print(row, flush=True)
+    r = replicas
+    table = markdown_table(
+        ["task", "1 seed (s)", f"{r} one after another", f"{r} in 2 threads", f"{r} in 2 processes",
+         "best / 1 seed", "one after another / 1 seed", "largest change of a reading (nats)"],
+        [[row["task"], f"{row['one_seed_s']:.2f}", f"{row['one_after_another_s']:.2f}", f"{row['two_threads_s']:.2f}",
+          f"{row['two_processes_s']:.2f}",
+          f"{min(row['two_threads_s'], row['two_processes_s']) / row['one_seed_s']:.2f}x",
+          f"{row['one_after_another_s'] / row['one_seed_s']:.2f}x",
+          f"{max(row['two_threads_max_difference_nats'], row['two_processes_max_difference_nats']):.4f}"]
+         for row in rows],
+    )  # fmt: skip
+    write_results(out, {"rows": 10_000, "replicas": replicas, "repeats": repeats, "tasks": rows}, table)
+    print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicas", type=int, default=3)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--dims", default="5,25")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", default=str(ROOT / "results" / "bench_batched_seeds"))
+    parser.add_argument("--estimates", action="store_true", help="time whole estimates: seeds in threads, processes")
+    parser.add_argument("--out", default=None, help="results path without suffix")
     args = parser.parse_args()
+    if args.estimates:
+        time_estimates(args.replicas, args.repeats, args.out or str(ROOT / "results" / "bench_seeds_side_by_side"))
+        return
+    args.out = args.out or str(ROOT / "results" / "bench_batched_seeds")
     torch.set_num_threads(1)
     rows = []
     for dim in (int(d) for d in args.dims.split(",")):
