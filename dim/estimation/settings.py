@@ -83,8 +83,8 @@ class EstimatorSettings:
     fourier_features: int = 8
     radial_feature: bool = True
     ema: float = 0.99
-    eval_every: int = 100
-    patience: int = 3
+    eval_every: int = 50
+    patience: int = 4
     min_delta: float = 0.0
     split: tuple[float, float, float] = (0.6, 0.2, 0.2)
     transform: str = "rank"
