@@ -99,7 +99,7 @@ def estimate_mi(
             ``readout_batch_size``, ``bootstrap``, ``clip``, ``mine_alpha``, ``calibrate``,
             ``amp``, ``device``, ``progress``, ``threads`` (documented there). The defaults (128-unit
             sub-networks, lr 3e-3 for InfoNCE and 1e-3 for the others, weight averaging at 0.99,
-            a readout every 50 steps with patience 4, rank transform) were chosen on
+            a readout every 50 steps with patience 3, rank transform) were chosen on
             ``dim.tasks.DISTRIBUTION_TASKS`` (``scripts/bench/bench_distributions.py``).
         split_rows: explicit disjoint row indices (train, validation, held-out), for data
             whose rows are not exchangeable (pairs built from a shared pool of images: give

@@ -84,7 +84,7 @@ class EstimatorSettings:
     radial_feature: bool = True
     ema: float = 0.99
     eval_every: int = 50
-    patience: int = 4
+    patience: int = 3
     min_delta: float = 0.0
     split: tuple[float, float, float] = (0.6, 0.2, 0.2)
     transform: str = "rank"
