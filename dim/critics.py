@@ -263,6 +263,8 @@ def default_network(
 class SeparableCritic(nn.Module):
     """T(x, y) = f(x)^T g(y) / sqrt(D). x (N, ...), y (M, ...) -> scores (N, M), one matmul."""
 
+    pair_width = 1  # values held per scored pair: the score alone
+
     def __init__(self, f: nn.Module, g: nn.Module, embedding_dim: int) -> None:
         super().__init__()
         self.f, self.g = f, g
@@ -274,6 +276,8 @@ class SeparableCritic(nn.Module):
 
 class BilinearCritic(nn.Module):
     """T(x, y) = f(x)^T W g(y). x (N, ...), y (M, ...) -> scores (N, M)."""
+
+    pair_width = 1
 
     def __init__(self, f: nn.Module, g: nn.Module, embedding_dim: int) -> None:
         super().__init__()
@@ -297,6 +301,7 @@ class ConcatCritic(nn.Module):
         self.x_in = nn.Linear(x_dim, hidden)
         self.y_in = nn.Linear(y_dim, hidden, bias=False)
         self.head = nn.Sequential(ELU(), mlp(hidden, hidden, 1, layers=layers - 1))
+        self.pair_width = hidden  # values held per scored pair: h's hidden layer
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         hx = self.x_in(self.f(x))
@@ -326,6 +331,7 @@ class InteractionCritic(nn.Module):
         self.mix_in = nn.Linear(heads, mix_hidden)
         self.mix_out = nn.Linear(mix_hidden, 1, bias=False)
         self.activation = ELU()
+        self.pair_width = heads + mix_hidden  # values held per scored pair: s and h's hidden layer
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         fx = self.f(x).unflatten(-1, (self.heads, -1)).transpose(0, 1)  # (K, N, D)

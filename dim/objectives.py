@@ -57,6 +57,8 @@ class Readout:
     constant critic T = c whose reading is exactly 0 (the target of shrinkage). row_terms and
     row_value: per-row summaries (a, b) (R,) each from which the value on any multiset of rows
     follows exactly, for an O(R) bootstrap; without them the bootstrap re-reads the scores.
+    row_value(a, b, rows, k) reads the rows along the last axis of ``rows``: (n,) indices give
+    one value, (D, n) give D values at once (D bootstrap draws).
     """
 
     name: str
@@ -171,30 +173,30 @@ def _partition_rows(shift: float, clipped: bool) -> RowTerms:
 
 
 def _log_partition(b: Tensor, rows: Tensor, k: int) -> Tensor:
-    """log E_q[e^T] over the negatives of ``rows``: logsumexp of their row sums - log(|rows| K)."""
-    return bounds.logsumexp(b[rows], dim=0) - math.log(rows.numel() * k)
+    """log E_q[e^T] over the negatives of ``rows`` (along its last axis): logsumexp of their row
+    sums - log(n K), n the rows per set."""
+    return bounds.logsumexp(b[rows], dim=-1) - math.log(rows.shape[-1] * k)
 
 
 def _dv_rows(a: Tensor, b: Tensor | None, rows: Tensor, k: int) -> Tensor:
-    return a[rows].mean() - _log_partition(b, rows, k)
+    return a[rows].mean(dim=-1) - _log_partition(b, rows, k)
 
 
 def _nwj_rows(offset: float) -> RowValue:
     """E_p[T] - E_q[exp(T - offset)] from per-row summaries (offset 1: NWJ; 0: NWJ of T + 1)."""
 
     def value(a: Tensor, b: Tensor | None, rows: Tensor, k: int) -> Tensor:
-        return a[rows].mean() - torch.exp((_log_partition(b, rows, k) - offset).clamp(max=bounds.NWJ_MAX_EXPONENT))
+        return a[rows].mean(dim=-1) - torch.exp((_log_partition(b, rows, k) - offset).clamp(max=bounds.NWJ_MAX_EXPONENT))
 
     return value
 
 
 def _infonce_row_terms(positive: Tensor, negative: Tensor, clip: float) -> tuple[Tensor, None]:
-    row_scores = torch.cat([positive.unsqueeze(1), negative], dim=1)
-    return positive - bounds.logsumexp(row_scores, dim=1), None
+    return bounds.infonce_rows(positive, negative), None
 
 
 def _infonce_rows(a: Tensor, b: Tensor | None, rows: Tensor, k: int) -> Tensor:
-    return a[rows].mean() + math.log(k + 1)
+    return a[rows].mean(dim=-1) + math.log(k + 1)
 
 
 register_readout(Readout(

@@ -175,3 +175,27 @@ def test_radial_feature_is_the_root_mean_square_of_several_column_sides():
     critic = make_critic(one, five, "separable", hidden=8, embedding_dim=8, radial_feature=True)
     assert not has_radial(critic.f) and has_radial(critic.g) and critic(one, five).shape == (6, 6)
     assert not has_radial(make_critic(five, five, "separable", hidden=8, embedding_dim=8))  # off by default
+
+
+@pytest.mark.parametrize("name", ["separable", "concat", "interaction"])
+def test_readout_blocks_are_scored_in_chunks_within_the_budget(name, monkeypatch):
+    """block_scores cuts a block into chunks of rows by the critic's pair_width (one pass for a
+    separable critic, several for concat and interaction under a small budget) and reads the
+    same positives and negatives as the whole score matrix."""
+    from dim import bounds
+    from dim.estimation import readout
+
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 3), torch.randn(64, 2)
+    critic = make_critic(x, y, name, hidden=16, embedding_dim=8)
+    positive, negative = bounds.diagonal_split(critic(x, y).detach())
+    monkeypatch.setattr(readout, "READOUT_BUDGET", 64 * 64 * 4)
+    calls = []
+    critic.register_forward_hook(lambda module, inputs, output: calls.append(inputs[0].shape[0]))
+    got_positive, got_negative, block = readout.block_scores(critic, x, y, 64, torch.device("cpu"), amp=False)
+    assert block == 64
+    rows = 64 * 4 // critic.pair_width  # the budget holds 4 x 64 x 64 values: 64 x 4 / w rows a chunk
+    assert calls == [min(rows, 64 - start) for start in range(0, 64, rows)]
+    assert (len(calls) == 1) == (name == "separable")
+    torch.testing.assert_close(got_positive, positive, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(got_negative, negative, rtol=1e-5, atol=1e-5)

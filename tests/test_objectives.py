@@ -85,6 +85,22 @@ def test_per_row_summaries_reproduce_the_readout(name):
                                                                   abs=1e-5)  # fmt: skip
 
 
+@pytest.mark.parametrize("name", list(objectives.READOUTS))
+def test_row_values_of_several_draws_at_once_match_one_at_a_time(name):
+    """row_value on (D, n) row indices (D bootstrap draws in one pass) gives, draw by draw,
+    the value of that draw's (n,) indices read alone and of the readout on the drawn rows."""
+    generator = torch.Generator().manual_seed(1)
+    positive, negative = torch.randn(40, generator=generator) + 1, torch.randn(40, 7, generator=generator)
+    entry = objectives.readout(name)
+    a, b = entry.row_terms(positive, negative, 5.0)
+    draws = torch.randint(40, (6, 40), generator=generator)
+    together = entry.row_value(a, b, draws, 7)
+    assert together.shape == (6,)
+    for value, rows in zip(together, draws):
+        assert float(value) == pytest.approx(float(entry.row_value(a, b, rows, 7)), abs=1e-5)
+        assert float(value) == pytest.approx(float(entry.value(positive[rows], negative[rows], 5.0)), abs=1e-5)
+
+
 def test_unknown_names_are_one_line_errors():
     with pytest.raises(ConfigError, match="unknown estimator 'dvv'; choose one of"):
         objectives.estimator("dvv")

@@ -14,29 +14,40 @@ from dim import bounds, objectives
 from dim.objectives import readout_value
 from dim.runtime import autocast
 
-__all__ = ["CALIBRATION_SCALES", "ONE_SIDED_95", "Calibration", "Reading", "block_scores", "bootstrap_readings",
+__all__ = ["CALIBRATION_SCALES", "DEFAULT_PAIR_WIDTH", "ONE_SIDED_95", "READOUT_BUDGET", "Calibration", "Reading", "block_scores", "bootstrap_readings",
            "calibrate_scale", "percentile_interval", "read_held_out", "scaled_scores"]
+
+
+# the values a readout's forward pass may hold at once (256 MiB in float32), and the values per
+# scored pair assumed of a critic that does not say (its ``pair_width`` attribute)
+READOUT_BUDGET = 2**26
+DEFAULT_PAIR_WIDTH = 128
 
 
 @torch.no_grad()
 def block_scores(
-    critic: nn.Module, x: Tensor, y: Tensor, block_size: int, device: torch.device, amp: bool, chunk: int = 256
+    critic: nn.Module, x: Tensor, y: Tensor, block_size: int, device: torch.device, amp: bool
 ) -> tuple[Tensor, Tensor, int]:
     """Score held-out rows in blocks: positives (R,), per-row negatives (R, B - 1), and B.
 
     The rows are cut into floor(n / B) blocks of B = min(block_size, n) rows (the remainder,
-    fewer than B rows, is left out); within a block every other row is a negative.
+    fewer than B rows, is left out); within a block every other row is a negative. A block is
+    scored in chunks of rows against all B of its y, each chunk holding at most
+    ``READOUT_BUDGET`` values: rows = READOUT_BUDGET // (B w), w the critic's ``pair_width``
+    (1 for a separable critic, whose whole block is one pass; ``DEFAULT_PAIR_WIDTH`` where the
+    critic has none).
     """
     n = x.shape[0]
     size = min(block_size, n)
     n_blocks = n // size
+    chunk = max(1, READOUT_BUDGET // (size * getattr(critic, "pair_width", DEFAULT_PAIR_WIDTH)))
     positives, negatives = [], []
     for b in range(n_blocks):
         xb = x[b * size : (b + 1) * size].to(device)
         yb = y[b * size : (b + 1) * size].to(device)
         with autocast(device, amp):
             rows = [critic(xb[i : i + chunk], yb).float() for i in range(0, size, chunk)]
-        scores = torch.cat(rows)
+        scores = torch.cat(rows) if len(rows) > 1 else rows[0]
         positive, negative = bounds.diagonal_split(scores)
         positives.append(positive)
         negatives.append(negative)
@@ -56,7 +67,8 @@ def bootstrap_readings(
     if entry.row_terms is None:  # no per-row form: re-read the resampled scores, O(R K) a draw
         return np.asarray([entry.value(positive[r], negative[r], clip).item() for r in rows])
     a, b = entry.row_terms(positive.float(), negative.float(), clip)
-    return np.asarray([entry.row_value(a, b, r, k).item() for r in rows])
+    per_pass = max(1, READOUT_BUDGET // (16 * n))  # draws read at once: at most READOUT_BUDGET / 16 values gathered
+    return torch.cat([entry.row_value(a, b, r, k) for r in rows.split(per_pass)]).cpu().numpy().astype(np.float64)
 
 
 CALIBRATION_SCALES = tuple(i / 20 for i in range(21))  # 0, 0.05, ..., 1
