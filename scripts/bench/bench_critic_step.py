@@ -138,13 +138,18 @@ def main() -> None:
                        [[name, *(f"{v:.2f}" for v in ms), *(f"{f / v:.2f}x" for f, v in zip(first, ms))]
                         for name, ms in steps.items()]),
     ])  # fmt: skip
-    command = "python scripts/bench/bench_critic_step.py" + (" " + " ".join(
-        f"--{k} {v}" for k, v in (("dims", args.dims), ("steps", args.steps), ("repeats", args.repeats))))
+    options = [("dims", args.dims), ("steps", args.steps), ("repeats", args.repeats)]
+    if args.out != parser.get_default("out"):
+        options.append(("out", Path(args.out).resolve().relative_to(ROOT) if Path(args.out).resolve().is_relative_to(ROOT)
+                        else args.out))  # fmt: skip
+    command = "python scripts/bench/bench_critic_step.py " + " ".join(f"--{k} {v}" for k, v in options)
     scores_range = [float(scores.min()), float(scores.max())]
+    cpu = torch.backends.cpu.get_cpu_capability()
     write_results(args.out, {"command": command, "threads": 1, "batch": BATCH, "torch": torch.__version__,
-                             "cpu": torch.backends.cpu.get_cpu_capability(), "trained_scores_range": scores_range,
+                             "cpu": cpu, "trained_scores_range": scores_range,
                              "parts_us": parts, "step_ms": steps, "dims": dims},
-                  f"`{command}` (one thread, medians of {args.repeats} timings)\n\n{table}")  # fmt: skip
+                  f"`{command}` (one thread, medians of {args.repeats} timings; torch {torch.__version__}, "
+                  f"{cpu} kernels)\n\n{table}")  # fmt: skip
     print(table)
 
 
