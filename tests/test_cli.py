@@ -271,7 +271,7 @@ def test_every_estimator_setting_is_read_from_the_config():
     from dim.estimation.settings import CONFIG_SECTIONS
 
     changed = {"batch_size": 64, "steps": 7, "lr": 0.5, "lr_schedule": "cosine", "weight_decay": 0.1, "hidden": 9,
-               "embedding_dim": 5, "critic_layers": 3, "fourier_features": 4, "radial_feature": False, "ema": 0.5, "eval_every": 3, "patience": 2, "min_delta": 0.01, "split": [0.5, 0.3, 0.2],
+               "embedding_dim": 5, "critic_layers": 3, "fourier_features": 4, "radial_feature": False, "radius_column": False, "ema": 0.5, "eval_every": 3, "patience": 2, "min_delta": 0.01, "split": [0.5, 0.3, 0.2],
                "transform": "asinh", "readout_batch_size": 100, "bootstrap": 11, "clip": 2.0, "mine_alpha": 0.2,
                "calibrate": False, "amp": False, "device": "cpu", "progress": False, "threads": 1}  # fmt: skip
     assert set(changed) == {f.name for f in fields(EstimatorSettings)}

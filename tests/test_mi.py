@@ -315,6 +315,35 @@ def test_rank_transform_reports_ties_and_discrete_columns():
         estimate_mi(np.zeros((200, 2)), np.zeros((200, 2)), transform="log")
 
 
+def test_radius_column_is_the_hand_computed_robust_radius():
+    """with_radius appends r = sqrt(mean_j ((x_j - median_j) / IQR_j)^2), median and IQR of the
+    training rows; one-column sides and labels pass unchanged."""
+    from dim.estimation.inputs import with_radius
+
+    values = torch.tensor([[0.0, 0.0], [1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [4.0, 40.0]])
+    train = torch.arange(5)  # medians 2 and 20; IQRs 2 and 20 (quartiles 1, 3 and 10, 30)
+    out = with_radius(values, "vector", train)
+    assert out.shape == (5, 3) and torch.equal(out[:, :2], values)
+    expected = torch.tensor([1.0, 0.5, 0.0, 0.5, 1.0])  # both columns scale to (x - 2) / 2
+    torch.testing.assert_close(out[:, 2], expected)
+    one_column = values[:, :1]
+    assert with_radius(one_column, "vector", train) is one_column
+    labels = torch.tensor([0, 1, 2, 1, 0])
+    assert with_radius(labels, "label", train) is labels
+
+
+def test_radius_column_keeps_a_known_mi_and_can_be_turned_off(single_thread):
+    """The radius is a function of the row, so a Gaussian pair's reading stays near its known MI
+    with the column, and radius_column=False gives the sides as they are (recorded in transform)."""
+    truth = 0.5
+    x, y = sample_correlated_gaussians(3000, 3, gaussian_rho_for_mi(truth, 3), seed=5)
+    with_column = estimate_mi(x, y, **FAST)
+    without = estimate_mi(x, y, radius_column=False, **FAST)
+    assert with_column.transform["x"]["radius_column"] and with_column.transform["y"]["radius_column"]
+    assert not without.transform["x"]["radius_column"]
+    assert with_column.ci_nats[0] <= truth and with_column.mi_nats == pytest.approx(truth, abs=0.1)
+
+
 def test_interaction_critic_reads_a_band_dependence_and_keeps_its_bound(single_thread):
     """Y = X + U(-0.1, 0.1): the log-ratio is a step, log(1 / 0.2) inside the band and -inf outside.
     The non-separable critic's reading is a lower bound near the known MI (1.709 nats)."""

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from dim import objectives
 from dim.critics import make_critic
 from dim.errors import DataError
-from dim.estimation.inputs import MIN_ROWS, Pairs, split_parts, transform_inputs
+from dim.estimation.inputs import MIN_ROWS, Pairs, split_parts, transform_inputs, with_radius
 from dim.estimation.readout import Reading, block_scores, read_held_out
 from dim.estimation.result import MIResult
 from dim.estimation.settings import EstimatorSettings
@@ -56,8 +56,12 @@ def fit_critic(
             raise DataError(
                 f"the {name} part has only {len(rows)} rows; give at least {MIN_ROWS} pairs or change the split"
             )
-    xs, x_transform = transform_inputs(pairs.x, pairs.x_kind, train_rows, s.transform)
-    ys, y_transform = transform_inputs(pairs.y, pairs.y_kind, train_rows, s.transform)
+    x_in = with_radius(pairs.x, pairs.x_kind, train_rows) if s.radius_column else pairs.x
+    y_in = with_radius(pairs.y, pairs.y_kind, train_rows) if s.radius_column else pairs.y
+    xs, x_transform = transform_inputs(x_in, pairs.x_kind, train_rows, s.transform)
+    ys, y_transform = transform_inputs(y_in, pairs.y_kind, train_rows, s.transform)
+    x_transform["radius_column"] = x_in is not pairs.x
+    y_transform["radius_column"] = y_in is not pairs.y
     x_train, y_train = xs[train_rows], ys[train_rows]
     batch_size = min(s.batch_size, len(train_rows))
 

@@ -14,7 +14,7 @@ from dim.critics import infer_kind
 from dim.errors import ConfigError, DataError
 
 __all__ = ["MIN_ROWS", "Pairs", "as_tensor", "explicit_parts", "pairs_from", "rank_gaussianize", "split_parts",
-           "standardize", "transform_inputs"]
+           "standardize", "transform_inputs", "with_radius"]
 
 MIN_ROWS = 100
 
@@ -105,6 +105,25 @@ def rank_gaussianize(values: Tensor, train_rows: Tensor) -> tuple[Tensor, dict[s
     z = torch.special.ndtri(cdf).T.float().reshape(values.shape)
     distinct = torch.tensor([int(torch.unique(column).numel()) for column in train])
     return z, {"tied_columns": int((distinct < n).sum()), "discrete_columns": int((distinct <= 20).sum())}
+
+
+def with_radius(values: Tensor, kind: str, train_rows: Tensor) -> Tensor:
+    """A float vector side of several columns with each row's radius as one more column.
+
+    values (N, D) -> (N, D + 1), the last column r = sqrt(mean_j ((x_j - m_j) / s_j)^2), m_j
+    and s_j the median and interquartile range of column j on the training rows (robust to
+    heavy tails; each s_j at least 10% of their mean, as in :func:`standardize`). r is a
+    function of the row, so I(X; Y) is unchanged; it is taken before the marginal transform,
+    which acts column by column and so keeps no row's radius: a dependence through each
+    side's scale (a shared heavy-tailed scale, a spiral's radius-dependent turn) is then one
+    column the critic reads directly. Other sides (one column, images, labels) pass unchanged.
+    """
+    if kind != "vector" or not values.is_floating_point() or values.dim() != 2 or values.shape[1] < 2:
+        return values
+    low, median, high = torch.quantile(values[train_rows], torch.tensor([0.25, 0.5, 0.75]), dim=0)
+    scale = (high - low).clamp_min(max(0.1 * float((high - low).mean()), 1e-8))
+    radius = ((values - median) / scale).pow(2).mean(dim=1, keepdim=True).sqrt()
+    return torch.cat([values, radius], dim=1)
 
 
 def transform_inputs(values: Tensor, kind: str, train_rows: Tensor, transform: str) -> tuple[Tensor, dict[str, Any]]:
