@@ -56,8 +56,10 @@ def fit_critic(
             raise DataError(
                 f"the {name} part has only {len(rows)} rows; give at least {MIN_ROWS} pairs or change the split"
             )
-    x_in = with_radius(pairs.x, pairs.x_kind, train_rows) if s.radius_column else pairs.x
-    y_in = with_radius(pairs.y, pairs.y_kind, train_rows) if s.radius_column else pairs.y
+    # the radius column is an input of the critics built here; a user's critic sees the sides as given
+    radius = s.radius_column and not isinstance(critic, nn.Module)
+    x_in = with_radius(pairs.x, pairs.x_kind, train_rows) if radius else pairs.x
+    y_in = with_radius(pairs.y, pairs.y_kind, train_rows) if radius else pairs.y
     xs, x_transform = transform_inputs(x_in, pairs.x_kind, train_rows, s.transform)
     ys, y_transform = transform_inputs(y_in, pairs.y_kind, train_rows, s.transform)
     x_transform["radius_column"] = x_in is not pairs.x

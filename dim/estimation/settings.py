@@ -48,7 +48,8 @@ class EstimatorSettings:
         input scale before the marginal transform (robustly scaled per column), as one more
         column (:func:`dim.estimation.inputs.with_radius`): the per-column transform keeps no
         row's radius, and on the benchmark's heavy-tailed and spiral tasks this column closes
-        most of the remaining gap.
+        most of the remaining gap. For the critics ``estimate_mi`` builds; a user's
+        ``nn.Module`` critic sees the sides as given.
     ema: weight averaging: the critic that is read out (on the validation, calibration and
         held-out rows) is the bias-corrected exponential moving average of the trained weights
         with decay ``ema``, updated after every step (:class:`dim.runtime.WeightAverage`), which
