@@ -255,12 +255,14 @@ def infonce_bound(
 
 
 def infonce_rows(positive: Tensor, negative: Tensor) -> Tensor:
-    """InfoNCE's row terms s_i - logsumexp(s_i, t_i1, ..., t_iK) for positive (N,) and negative
-    (N, K), as s_i - logaddexp(s_i, logsumexp_k t_ik): the row [s_i, t_i] is never copied
-    together (on the CPU a third of the time). Returns (N,) float32; their mean + log(K + 1) is
-    :func:`infonce_bound`."""
+    """InfoNCE's terms s - logsumexp(s, t_i1, ..., t_iK) for positive (N,) or (N, P) and
+    negative (N, K), every positive of row i against the K negatives of row i, as
+    s - logaddexp(s, logsumexp_k t_ik): the negatives' logsumexp is taken once per row and the
+    row [s, t_i] is never copied together (on the CPU a third of the time). Returns float32 of
+    positive's shape; their mean + log(K + 1) is :func:`infonce_bound` (one positive a row) or
+    :func:`infonce_shared_negatives` (several)."""
     positive, negative = _as_float32(positive), _as_float32(negative)
-    return positive - torch.logaddexp(positive, logsumexp(negative, dim=1))
+    return positive - torch.logaddexp(positive, logsumexp(negative, dim=1, keepdim=positive.dim() == 2))
 
 
 @torch.autocast("cuda", enabled=False)
@@ -278,9 +280,7 @@ def infonce_shared_negatives(positive: Tensor, negative: Tensor) -> Tensor:
     """
     if positive.dim() != 2 or negative.dim() != 2 or positive.shape[0] != negative.shape[0]:
         raise ValueError("shared-negative InfoNCE needs positive (N, P) and negative (N, K)")
-    positive, negative = _as_float32(positive), _as_float32(negative)
-    log_negatives = logsumexp(negative, dim=1, keepdim=True)
-    return (positive - torch.logaddexp(positive, log_negatives)).mean() + math.log(negative.shape[1] + 1)
+    return infonce_rows(positive, negative).mean() + math.log(negative.shape[1] + 1)
 
 
 @torch.autocast("cuda", enabled=False)

@@ -139,9 +139,9 @@ def main() -> None:
                         for name, ms in steps.items()]),
     ])  # fmt: skip
     options = [("dims", args.dims), ("steps", args.steps), ("repeats", args.repeats)]
+    out = Path(args.out).resolve()
     if args.out != parser.get_default("out"):
-        options.append(("out", Path(args.out).resolve().relative_to(ROOT) if Path(args.out).resolve().is_relative_to(ROOT)
-                        else args.out))  # fmt: skip
+        options.append(("out", out.relative_to(ROOT) if out.is_relative_to(ROOT) else args.out))
     command = "python scripts/bench/bench_critic_step.py " + " ".join(f"--{k} {v}" for k, v in options)
     scores_range = [float(scores.min()), float(scores.max())]
     cpu = torch.backends.cpu.get_cpu_capability()
